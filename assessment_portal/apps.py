@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class AssessmentPortalConfig(AppConfig):
+    name = "assessment_portal"
+    verbose_name = "Accounts"

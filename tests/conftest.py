@@ -1,0 +1,31 @@
+from pathlib import Path
+
+import pytest
+
+from standards.services import import_unit_file
+
+UNIT_FILES = sorted((Path(__file__).resolve().parent.parent / "fixtures" / "units").glob("*.json"))
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """Every test database starts with the three published units loaded."""
+    with django_db_blocker.unblock():
+        for path in UNIT_FILES:
+            import_unit_file(path)
+
+
+@pytest.fixture
+def make_user(django_user_model):
+    def make(username, role="candidate", **extra):
+        return django_user_model.objects.create_user(
+            username=username, password="correct horse battery", role=role, **extra
+        )
+
+    return make
+
+
+@pytest.fixture
+def candidate_client(client, make_user):
+    client.force_login(make_user("cand", "candidate"))
+    return client
