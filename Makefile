@@ -49,10 +49,11 @@ $(VENV)/.installed: requirements.lock
 	  exit 1; }
 	@touch $@
 
-# Migrates, loads the three units and the demo accounts; safe to repeat.
+# Migrates, loads the three units and the demo accounts (DEBUG only); safe to repeat.
 db: setup
 	$(PY) manage.py migrate --no-input
 	$(PY) manage.py import_unit fixtures/units/*.json
+	$(PY) manage.py seed_demo
 
 clean:
 	rm -rf $(VENV) db.sqlite3 staticfiles .pytest_cache

@@ -1,9 +1,15 @@
-from django.contrib.auth.models import AbstractUser
+from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
+
+from .identifiers import validate_nsn, validate_usi
 
 
 class User(AbstractUser):
-    """A person who signs in: candidate, assessor or administrator."""
+    """A person who signs in: candidate, assessor or administrator.
+
+    Moderation is not a role of its own: an assessor or administrator may
+    also hold it (``is_moderator``).
+    """
 
     class Role(models.TextChoices):
         CANDIDATE = "candidate", "Candidate"
@@ -11,6 +17,48 @@ class User(AbstractUser):
         ADMINISTRATOR = "administrator", "Administrator"
 
     role = models.CharField(max_length=20, choices=Role.choices, default=Role.CANDIDATE)
+    is_moderator = models.BooleanField(
+        "moderator",
+        default=False,
+        help_text="May review other assessors' decisions in moderation "
+        "(assessors and administrators).",
+    )
+    national_student_number = models.CharField(
+        "NZ National Student Number",
+        max_length=10,
+        blank=True,
+        validators=[validate_nsn],
+    )
+    unique_student_identifier = models.CharField(
+        "AU Unique Student Identifier",
+        max_length=10,
+        blank=True,
+        validators=[validate_usi],
+    )
+
+    objects = UserManager()
+
+    class Meta:
+        ordering = ["last_name", "first_name", "username"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~models.Q(is_moderator=True, role="candidate"),
+                name="candidates_cannot_moderate",
+            ),
+            models.UniqueConstraint(
+                fields=["national_student_number"],
+                condition=~models.Q(national_student_number=""),
+                name="unique_nsn",
+            ),
+            models.UniqueConstraint(
+                fields=["unique_student_identifier"],
+                condition=~models.Q(unique_student_identifier=""),
+                name="unique_usi",
+            ),
+        ]
+
+    def __str__(self):
+        return self.get_full_name() or self.username
 
     @property
     def is_candidate(self):
@@ -24,5 +72,7 @@ class User(AbstractUser):
     def is_administrator(self):
         return self.role == self.Role.ADMINISTRATOR
 
-    def __str__(self):
-        return self.get_full_name() or self.username
+    @property
+    def student_identifier(self):
+        """The identifier results are reported with: NSN (NZQA) or USI (AU)."""
+        return self.national_student_number or self.unique_student_identifier

@@ -1,12 +1,25 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
-from django.views.generic import RedirectView
+
+from . import views
+from .forms import PasswordResetForm
 
 urlpatterns = [
-    path("", RedirectView.as_view(pattern_name="standards:unit_list"), name="home"),
-    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("", views.home, name="home"),
+    path("accounts/login/", views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path(
+        "accounts/password_reset/",
+        auth_views.PasswordResetView.as_view(form_class=PasswordResetForm),
+        name="password_reset",
+    ),
+    path("accounts/", include("django.contrib.auth.urls")),
+    path("people/", include("assessment_portal.people_urls")),
     path("standards/", include("standards.urls")),
+    path("evidence/", include("evidence.urls")),
+    path("reports/", include("assessments.report_urls")),
+    path("moderation/", include("assessments.moderation_urls")),
+    path("", include("assessments.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -1,0 +1,289 @@
+from django.conf import settings
+from django.db import models
+from django.urls import reverse
+
+from standards.models import Unit
+
+
+class Cohort(models.Model):
+    """A group of candidates who are enrolled and followed together (an intake, a class)."""
+
+    name = models.CharField(max_length=150, unique=True)
+    description = models.TextField(blank=True)
+    candidates = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        related_name="cohorts",
+        blank=True,
+        limit_choices_to={"role": "candidate"},
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+    def get_absolute_url(self):
+        return reverse("assessments:cohort_detail", args=[self.pk])
+
+
+class EnrolmentQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        """Candidates see their own, assessors the ones assigned to them, administrators all."""
+        if not user.is_authenticated:
+            return self.none()
+        if user.is_administrator:
+            return self
+        if user.is_assessor:
+            return self.filter(assessor=user)
+        return self.filter(candidate=user)
+
+
+class Enrolment(models.Model):
+    """A candidate enrolled in one unit, with the assessor who will judge their evidence."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        WITHDRAWN = "withdrawn", "Withdrawn"
+
+    candidate = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="enrolments",
+        limit_choices_to={"role": "candidate"},
+    )
+    unit = models.ForeignKey(Unit, on_delete=models.PROTECT, related_name="enrolments")
+    assessor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="assessor_enrolments",
+        limit_choices_to={"role": "assessor"},
+    )
+    cohort = models.ForeignKey(
+        Cohort, on_delete=models.SET_NULL, null=True, blank=True, related_name="enrolments"
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
+    due_date = models.DateField(null=True, blank=True)
+    enrolled_at = models.DateTimeField(auto_now_add=True)
+    enrolled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True
+    )
+
+    objects = EnrolmentQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-enrolled_at", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["candidate", "unit"], name="one_enrolment_per_candidate_and_unit"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.candidate} in {self.unit.display_code}"
+
+    def get_absolute_url(self):
+        return reverse("assessments:enrolment_detail", args=[self.pk])
+
+
+class AssessmentQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        if not user.is_authenticated:
+            return self.none()
+        if user.is_administrator:
+            return self
+        if user.is_assessor:
+            return self.filter(enrolment__assessor=user)
+        return self.filter(enrolment__candidate=user)
+
+
+class Assessment(models.Model):
+    """One attempt at a unit: the candidate submits evidence, the assessor judges it.
+
+    A "not yet" result opens the next attempt, up to ``ASSESSMENT_MAX_ATTEMPTS``.
+    """
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Collecting evidence"
+        SUBMITTED = "submitted", "Awaiting judgement"
+        SIGNED_OFF = "signed_off", "Signed off"
+
+    class Result(models.TextChoices):
+        # Shown as Achieved / Not achieved (NZQA) or Competent / Not yet competent (AU).
+        ACHIEVED = "achieved", "Achieved"
+        NOT_ACHIEVED = "not_achieved", "Not achieved"
+
+    enrolment = models.ForeignKey(Enrolment, on_delete=models.PROTECT, related_name="assessments")
+    attempt = models.PositiveSmallIntegerField(default=1)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.OPEN)
+    evidence = models.ManyToManyField("evidence.Evidence", related_name="assessments", blank=True)
+    declaration = models.TextField(blank=True)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    result = models.CharField(max_length=15, choices=Result.choices, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = AssessmentQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["enrolment", "attempt"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["enrolment", "attempt"], name="one_assessment_per_attempt"
+            ),
+            models.UniqueConstraint(
+                fields=["enrolment"],
+                condition=~models.Q(status="signed_off"),
+                name="one_unfinished_attempt_per_enrolment",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status="signed_off", result__in=["achieved", "not_achieved"])
+                | (~models.Q(status="signed_off") & models.Q(result="")),
+                name="result_only_when_signed_off",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.enrolment}, attempt {self.attempt}"
+
+    def get_absolute_url(self):
+        return reverse("assessments:assessment_detail", args=[self.pk])
+
+    @property
+    def unit(self):
+        return self.enrolment.unit
+
+    @property
+    def result_label(self):
+        unit = self.enrolment.unit
+        if self.result == self.Result.ACHIEVED:
+            return unit.achieved_label
+        if self.result == self.Result.NOT_ACHIEVED:
+            return unit.not_achieved_label
+        return ""
+
+
+class Judgement(models.Model):
+    """The assessor's judgement of one criterion in one attempt."""
+
+    class Verdict(models.TextChoices):
+        SATISFACTORY = "satisfactory", "Satisfactory"
+        NOT_YET = "not_yet", "Not yet satisfactory"
+
+    class Method(models.TextChoices):
+        OBSERVATION = "observation", "Observation"
+        QUESTIONING = "questioning", "Questioning"
+        WRITTEN = "written", "Written"
+        PORTFOLIO = "portfolio", "Portfolio"
+        THIRD_PARTY = "third_party", "Third-party report"
+        PRODUCT = "product", "Product"
+        ROLE_PLAY = "role_play", "Role play"
+        CASE_STUDY = "case_study", "Case study"
+
+    assessment = models.ForeignKey(Assessment, on_delete=models.PROTECT, related_name="judgements")
+    criterion = models.ForeignKey(
+        "standards.PerformanceCriterion", on_delete=models.PROTECT, related_name="judgements"
+    )
+    verdict = models.CharField(max_length=15, choices=Verdict.choices, blank=True)
+    methods = models.JSONField(default=list, blank=True)
+    range_items = models.ManyToManyField("standards.RangeItem", blank=True, related_name="+")
+    # The rules of evidence (Standards for RTOs): the assessor confirms each.
+    valid = models.BooleanField(default=False)
+    sufficient = models.BooleanField(default=False)
+    authentic = models.BooleanField(default=False)
+    current = models.BooleanField(default=False)
+    comment = models.TextField(blank=True)
+    carried_forward = models.BooleanField(
+        default=False, help_text="Satisfactory in an earlier attempt and carried into this one."
+    )
+    version = models.PositiveIntegerField(default=0)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+"
+    )
+    updated_at = models.DateTimeField(null=True)
+
+    class Meta:
+        ordering = ["assessment", "criterion__sort_key"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["assessment", "criterion"], name="judge_each_criterion_once"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.criterion.number}: {self.get_verdict_display() or 'not judged'}"
+
+    @property
+    def method_labels(self):
+        return [self.Method(value).label for value in self.methods]
+
+
+class SignOff(models.Model):
+    """The assessor's signed decision. One per attempt, enforced by the database."""
+
+    assessment = models.OneToOneField(Assessment, on_delete=models.PROTECT, related_name="sign_off")
+    result = models.CharField(max_length=15, choices=Assessment.Result.choices)
+    feedback = models.TextField(blank=True)
+    declaration = models.TextField()
+    signed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    signed_at = models.DateTimeField()
+
+    def __str__(self):
+        return f"Sign-off of {self.assessment}"
+
+
+class AppendOnly(models.Model):
+    """Rows that record history: written once, never changed or deleted."""
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise ValueError(f"{self._meta.verbose_name} records are append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValueError(f"{self._meta.verbose_name} records are append-only.")
+
+
+class Amendment(AppendOnly):
+    """A correction of a signed-off result: appended with a reason, never overwriting it."""
+
+    assessment = models.ForeignKey(Assessment, on_delete=models.PROTECT, related_name="amendments")
+    previous_result = models.CharField(max_length=15, choices=Assessment.Result.choices)
+    new_result = models.CharField(max_length=15, choices=Assessment.Result.choices)
+    reason = models.TextField()
+    amended_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    amended_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["amended_at", "pk"]
+
+    def __str__(self):
+        return f"Amendment of {self.assessment}"
+
+
+class AuditEntry(AppendOnly):
+    """Every change to a judgement or result: who, when (UTC), before and after."""
+
+    assessment = models.ForeignKey(Assessment, on_delete=models.PROTECT, related_name="audit")
+    judgement = models.ForeignKey(
+        Judgement, on_delete=models.PROTECT, null=True, blank=True, related_name="audit"
+    )
+    action = models.CharField(max_length=40)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField(auto_now_add=True)
+    before = models.JSONField(null=True, blank=True)
+    after = models.JSONField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["at", "pk"]
+        verbose_name_plural = "audit entries"
+
+    def __str__(self):
+        return f"{self.action} by {self.actor} at {self.at:%Y-%m-%d %H:%M}"

@@ -1,0 +1,360 @@
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.db.models import Count, Prefetch
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from assessment_portal.access import administrator_required, get_visible_or_404
+from standards.models import Unit
+
+from . import services
+from .forms import (
+    AmendmentForm,
+    AssessorForm,
+    CohortEnrolmentForm,
+    CohortForm,
+    EnrolmentForm,
+    JudgementForm,
+    SignOffForm,
+)
+from .models import Assessment, Cohort, Enrolment
+
+
+def enrolment_list(request):
+    enrolments = Enrolment.objects.visible_to(request.user).select_related(
+        "candidate", "unit", "assessor", "cohort"
+    )
+    unit_code = request.GET.get("unit", "")
+    if unit_code:
+        enrolments = enrolments.filter(unit__code=unit_code)
+    cohort_id = request.GET.get("cohort", "")
+    if cohort_id.isdigit():
+        enrolments = enrolments.filter(cohort_id=cohort_id)
+    page = Paginator(enrolments, 50).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "assessments/enrolment_list.html",
+        {
+            "page": page,
+            "units": Unit.objects.all(),
+            "cohorts": Cohort.objects.all() if request.user.is_administrator else [],
+            "unit_code": unit_code,
+            "cohort_id": cohort_id,
+        },
+    )
+
+
+def enrolment_detail(request, pk):
+    enrolment = get_visible_or_404(
+        Enrolment.objects.select_related("candidate", "unit", "assessor", "cohort"),
+        request.user,
+        pk=pk,
+    )
+    return render(request, "assessments/enrolment_detail.html", {"enrolment": enrolment})
+
+
+@administrator_required
+def enrolment_create(request):
+    form = EnrolmentForm(request.POST or None, initial=request.GET.dict())
+    if request.method == "POST" and form.is_valid():
+        try:
+            enrolment = services.enrol(by=request.user, **form.cleaned_data)
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(request, f"Enrolled {enrolment}.")
+            return redirect(enrolment)
+    return render(
+        request, "assessments/form_page.html", {"form": form, "title": "Enrol a candidate"}
+    )
+
+
+@administrator_required
+def enrolment_reassign(request, pk):
+    enrolment = get_visible_or_404(Enrolment.objects.all(), request.user, pk=pk)
+    form = AssessorForm(request.POST or None, initial={"assessor": enrolment.assessor_id})
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.reassign_assessor(
+                enrolment=enrolment, assessor=form.cleaned_data["assessor"], by=request.user
+            )
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(request, f"{enrolment.assessor} now assesses {enrolment}.")
+            return redirect(enrolment)
+    return render(
+        request,
+        "assessments/form_page.html",
+        {"form": form, "title": f"Reassign the assessor of {enrolment}"},
+    )
+
+
+@administrator_required
+def cohort_list(request):
+    cohorts = Cohort.objects.annotate(
+        candidate_count=Count("candidates", distinct=True),
+        enrolment_count=Count("enrolments", distinct=True),
+    )
+    return render(request, "assessments/cohort_list.html", {"cohorts": cohorts})
+
+
+@administrator_required
+def cohort_detail(request, pk):
+    cohort = get_object_or_404(Cohort, pk=pk)
+    form = CohortEnrolmentForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            enrolled, skipped = services.enrol_cohort(
+                cohort=cohort, by=request.user, **form.cleaned_data
+            )
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            unit = form.cleaned_data["unit"].display_code
+            messages.success(request, f"Enrolled {len(enrolled)} candidates in {unit}.")
+            if skipped:
+                names = ", ".join(str(c) for c in skipped)
+                messages.info(request, f"Already enrolled, so left as they were: {names}.")
+            return redirect(cohort)
+    return render(
+        request,
+        "assessments/cohort_detail.html",
+        {
+            "cohort": cohort,
+            "candidates": cohort.candidates.order_by("last_name", "first_name"),
+            "enrolments": cohort.enrolments.select_related("candidate", "unit", "assessor"),
+            "form": form,
+        },
+    )
+
+
+@administrator_required
+def cohort_edit(request, pk=None):
+    cohort = get_object_or_404(Cohort, pk=pk) if pk else None
+    form = CohortForm(request.POST or None, instance=cohort)
+    if request.method == "POST" and form.is_valid():
+        cohort = form.save()
+        messages.success(request, f"Saved cohort {cohort}.")
+        return redirect(cohort)
+    title = f"Edit cohort {cohort}" if cohort else "New cohort"
+    return render(request, "assessments/form_page.html", {"form": form, "title": title})
+
+
+# --- assessing -----------------------------------------------------------------
+
+
+def queue(request):
+    """Submissions awaiting judgement: an assessor's own, or everyone's for administrators."""
+    if request.user.is_candidate:
+        raise Http404
+    waiting = Assessment.objects.visible_to(request.user).filter(status=Assessment.Status.SUBMITTED)
+    counts = (
+        waiting.values("enrolment__unit__code")
+        .annotate(total=Count("pk"))
+        .order_by("enrolment__unit__code")
+    )
+    unit_code = request.GET.get("unit", "")
+    if unit_code:
+        waiting = waiting.filter(enrolment__unit__code=unit_code)
+    cohort_id = request.GET.get("cohort", "")
+    if cohort_id.isdigit():
+        waiting = waiting.filter(enrolment__cohort_id=cohort_id)
+    waiting = waiting.select_related(
+        "enrolment__candidate", "enrolment__unit", "enrolment__assessor", "enrolment__cohort"
+    ).order_by("submitted_at")
+    return render(
+        request,
+        "assessments/queue.html",
+        {
+            "page": Paginator(waiting, 50).get_page(request.GET.get("page")),
+            "counts": counts,
+            "total": sum(row["total"] for row in counts),
+            "units": Unit.objects.all(),
+            "cohorts": Cohort.objects.all(),
+            "unit_code": unit_code,
+            "cohort_id": cohort_id,
+        },
+    )
+
+
+def _assessment_for_page(request, pk):
+    from evidence.models import EvidenceMapping
+
+    assessment = get_visible_or_404(
+        Assessment.objects.select_related(
+            "enrolment__candidate", "enrolment__unit", "enrolment__assessor", "sign_off__signed_by"
+        ),
+        request.user,
+        pk=pk,
+    )
+    submitted = assessment.evidence.all()
+    judgements = (
+        assessment.judgements.select_related("criterion__outcome", "updated_by")
+        .prefetch_related(
+            "range_items",
+            "criterion__range_statements__items",
+            Prefetch(
+                "criterion__evidence_mappings",
+                queryset=EvidenceMapping.objects.filter(evidence__in=submitted)
+                .select_related("evidence")
+                .prefetch_related("evidence__files"),
+                to_attr="submitted_mappings",
+            ),
+        )
+        .order_by("criterion__outcome__sort_key", "criterion__sort_key")
+    )
+    return assessment, list(judgements)
+
+
+def _find(judgements, pk):
+    for judgement in judgements:
+        if judgement.pk == pk:
+            return judgement
+    raise Http404
+
+
+def _progress(judgements):
+    judged = sum(1 for j in judgements if j.verdict)
+    return {"judged": judged, "total": len(judgements)}
+
+
+def assessment_detail(request, pk):
+    assessment, judgements = _assessment_for_page(request, pk)
+    return _render_assessment(request, assessment, judgements)
+
+
+def _render_assessment(request, assessment, judgements, bound_form=None):
+    marking = (
+        services.can_judge(request.user, assessment)
+        and assessment.status == Assessment.Status.SUBMITTED
+    )
+    # Candidates read verdicts and comments once the result is signed off, not while
+    # the assessor is still deciding.
+    show_judgements = not request.user.is_candidate or assessment.status == "signed_off"
+    rows = [
+        {
+            "judgement": j,
+            "form": (
+                bound_form
+                if bound_form and bound_form.prefix == f"j{j.pk}"
+                else JudgementForm(judgement=j)
+                if marking
+                else None
+            ),
+        }
+        for j in judgements
+    ]
+    return render(
+        request,
+        "assessments/assessment_detail.html",
+        {
+            "assessment": assessment,
+            "unit": assessment.enrolment.unit,
+            "rows": rows if show_judgements else [],
+            "marking": marking,
+            "progress": _progress(judgements),
+            "proposed_result": services.proposed_result(assessment) if marking else None,
+            "sign_off_form": SignOffForm() if marking else None,
+            "assessor_declaration": services.ASSESSOR_DECLARATION,
+            "can_amend": assessment.status == "signed_off"
+            and services.can_amend(request.user, assessment),
+            "history": assessment.audit.select_related("actor", "judgement__criterion"),
+            "amendments": assessment.amendments.select_related("amended_by"),
+            "attempts": assessment.enrolment.assessments.all(),
+        },
+    )
+
+
+@require_POST
+def judge(request, pk, judgement_pk):
+    """Save one criterion. htmx swaps just that criterion; without JavaScript, the page reloads."""
+    assessment, judgements = _assessment_for_page(request, pk)
+    if not services.can_judge(request.user, assessment):
+        raise Http404
+    judgement = _find(judgements, judgement_pk)
+    form = JudgementForm(request.POST, judgement=judgement)
+    saved = False
+    if form.is_valid():
+        data = {**form.cleaned_data, "range_items": form.cleaned_data.get("range_items", [])}
+        try:
+            services.record_judgement(
+                judgement=judgement,
+                by=request.user,
+                expected_version=form.cleaned_data["version"],
+                data=data,
+            )
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            saved = True
+    if not request.headers.get("HX-Request"):
+        if not saved:
+            # The whole page again, with what the assessor typed still in the form.
+            return _render_assessment(request, assessment, judgements, bound_form=form)
+        messages.success(request, f"Saved {judgement.criterion.number}.")
+        return redirect(f"{assessment.get_absolute_url()}#criterion-{judgement.criterion.number}")
+    if saved:
+        _, judgements = _assessment_for_page(request, pk)
+        judgement = _find(judgements, judgement_pk)
+        form = JudgementForm(judgement=judgement)
+    return render(
+        request,
+        "assessments/_judgement.html",
+        {
+            "row": {"judgement": judgement, "form": form},
+            "unit": assessment.enrolment.unit,
+            "marking": True,
+            "saved": saved,
+            "progress": _progress(judgements),
+            "oob": True,
+        },
+    )
+
+
+@require_POST
+def sign_off(request, pk):
+    assessment = get_visible_or_404(Assessment.objects.all(), request.user, pk=pk)
+    if not services.can_judge(request.user, assessment):
+        raise Http404
+    form = SignOffForm(request.POST)
+    form.is_valid()
+    try:
+        assessment, next_attempt = services.sign_off(
+            assessment=assessment,
+            by=request.user,
+            feedback=form.cleaned_data.get("feedback", ""),
+            declaration_accepted=form.cleaned_data.get("declaration", False),
+        )
+    except ValidationError as error:
+        for message in error.messages:
+            messages.error(request, message)
+        return redirect(assessment)
+    messages.success(request, f"Signed off: {assessment.result_label}.")
+    if next_attempt:
+        messages.info(request, f"Attempt {next_attempt.attempt} is open for resubmission.")
+    return redirect(assessment)
+
+
+def amend(request, pk):
+    assessment = get_visible_or_404(
+        Assessment.objects.select_related("enrolment__unit"), request.user, pk=pk
+    )
+    if not (assessment.status == "signed_off" and services.can_amend(request.user, assessment)):
+        raise Http404
+    form = AmendmentForm(request.POST or None, unit=assessment.enrolment.unit)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.amend_result(assessment=assessment, by=request.user, **form.cleaned_data)
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(request, "The amendment is recorded; the signed record is kept.")
+            return redirect(assessment)
+    return render(
+        request,
+        "assessments/form_page.html",
+        {"form": form, "title": f"Amend the result of {assessment}"},
+    )

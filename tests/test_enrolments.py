@@ -1,0 +1,136 @@
+import pytest
+from django.core.exceptions import ValidationError
+from django.core.management import CommandError, call_command
+from django.urls import reverse
+
+from assessments import services
+from assessments.models import Cohort, Enrolment
+from standards.models import Unit
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def people(make_user):
+    return {
+        "admin": make_user("admin", "administrator"),
+        "assessor": make_user("assessor", "assessor"),
+        "c1": make_user("c1", "candidate"),
+        "c2": make_user("c2", "candidate"),
+        "c3": make_user("c3", "candidate"),
+    }
+
+
+def test_enrol_rejects_wrong_roles_and_duplicates(people):
+    unit = Unit.objects.get(code="57")
+    with pytest.raises(ValidationError, match="is not an assessor"):
+        services.enrol(candidate=people["c1"], unit=unit, assessor=people["c2"], by=people["admin"])
+    with pytest.raises(ValidationError, match="is not a candidate"):
+        services.enrol(
+            candidate=people["assessor"], unit=unit, assessor=people["assessor"], by=people["admin"]
+        )
+    services.enrol(
+        candidate=people["c1"], unit=unit, assessor=people["assessor"], by=people["admin"]
+    )
+    with pytest.raises(ValidationError, match="already enrolled in US57"):
+        services.enrol(
+            candidate=people["c1"], unit=unit, assessor=people["assessor"], by=people["admin"]
+        )
+    assert Enrolment.objects.count() == 1
+
+
+def test_enrol_cohort_skips_those_already_enrolled(people):
+    unit = Unit.objects.get(code="BSBCUS301B")
+    cohort = Cohort.objects.create(name="AU intake")
+    cohort.candidates.add(people["c1"], people["c2"], people["c3"])
+    services.enrol(
+        candidate=people["c2"], unit=unit, assessor=people["assessor"], by=people["admin"]
+    )
+    enrolled, skipped = services.enrol_cohort(
+        cohort=cohort, unit=unit, assessor=people["assessor"], by=people["admin"]
+    )
+    assert {c.username for c in enrolled} == {"c1", "c3"}
+    assert [c.username for c in skipped] == ["c2"]
+    assert Enrolment.objects.filter(unit=unit, cohort=cohort).count() == 2
+
+
+def test_enrol_empty_cohort_is_refused(people):
+    cohort = Cohort.objects.create(name="Empty")
+    with pytest.raises(ValidationError, match="has no active candidates"):
+        services.enrol_cohort(
+            cohort=cohort,
+            unit=Unit.objects.get(code="57"),
+            assessor=people["assessor"],
+            by=people["admin"],
+        )
+
+
+def test_admin_enrols_a_candidate_through_the_page(client, people):
+    client.force_login(people["admin"])
+    unit = Unit.objects.get(code="BSBCUS501B")
+    response = client.post(
+        reverse("assessments:enrolment_create"),
+        {"candidate": people["c1"].pk, "unit": unit.pk, "assessor": people["assessor"].pk},
+    )
+    enrolment = Enrolment.objects.get(candidate=people["c1"], unit=unit)
+    assert response["Location"] == enrolment.get_absolute_url()
+    assert enrolment.enrolled_by == people["admin"]
+    again = client.post(
+        reverse("assessments:enrolment_create"),
+        {"candidate": people["c1"].pk, "unit": unit.pk, "assessor": people["assessor"].pk},
+    )
+    assert again.status_code == 200
+    assert "already enrolled in BSBCUS501B" in again.content.decode()
+
+
+def test_admin_enrols_a_whole_cohort_through_the_page(client, people):
+    cohort = Cohort.objects.create(name="NZ intake")
+    cohort.candidates.add(people["c1"], people["c2"])
+    client.force_login(people["admin"])
+    response = client.post(
+        reverse("assessments:cohort_detail", args=[cohort.pk]),
+        {"unit": Unit.objects.get(code="57").pk, "assessor": people["assessor"].pk},
+        follow=True,
+    )
+    assert "Enrolled 2 candidates in US57." in response.content.decode()
+    assert Enrolment.objects.filter(cohort=cohort).count() == 2
+
+
+def test_enrolment_list_query_count_does_not_grow(client, people, django_assert_max_num_queries):
+    unit = Unit.objects.get(code="57")
+    client.force_login(people["admin"])
+
+    def load():
+        with django_assert_max_num_queries(7):
+            client.get(reverse("assessments:enrolment_list"))
+
+    services.enrol(
+        candidate=people["c1"], unit=unit, assessor=people["assessor"], by=people["admin"]
+    )
+    load()
+    for name in ["c2", "c3"]:
+        services.enrol(
+            candidate=people[name], unit=unit, assessor=people["assessor"], by=people["admin"]
+        )
+    load()
+
+
+def test_seed_demo_is_idempotent_and_refused_without_debug(settings):
+    settings.DEBUG = True
+    call_command("seed_demo")
+    call_command("seed_demo")
+    assert Enrolment.objects.count() == 5
+    assert Cohort.objects.count() == 2
+    settings.DEBUG = False
+    with pytest.raises(CommandError, match="only with DEBUG=1"):
+        call_command("seed_demo")
+
+
+def test_demo_login_works(client, settings):
+    settings.DEBUG = True
+    call_command("seed_demo")
+    response = client.post(
+        reverse("login"), {"username": "candidate", "password": "demo-portal-2026"}, follow=True
+    )
+    assert response.context["user"].username == "candidate"
+    assert "My units" in response.content.decode()
