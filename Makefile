@@ -10,7 +10,10 @@ PORT ?= 8000
 
 .PHONY: run test test-postgres check lint setup db units demo bench clean
 
+# The task worker (background report exports) runs beside the server and stops with it.
 run: db
+	$(PY) manage.py db_worker & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
 test: setup

@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "crispy_bootstrap5",
     "assessment_portal",
     "axes",
+    "django_tasks_db",
     "standards",
     "assessments",
     "evidence",
@@ -143,6 +144,10 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 EVIDENCE_MAX_UPLOAD_BYTES = int(os.environ.get("EVIDENCE_MAX_UPLOAD_MB", "50")) * 1024 * 1024
+# Long jobs (large moderation reports) run in the background: `manage.py db_worker`
+# takes them from the database queue. `make run` starts one beside the server.
+TASKS = {"default": {"BACKEND": os.environ.get("TASKS_BACKEND", "django_tasks_db.DatabaseBackend")}}
+
 ASSESSMENT_MAX_ATTEMPTS = int(os.environ.get("ASSESSMENT_MAX_ATTEMPTS", "3"))
 
 STATIC_URL = "static/"
@@ -188,4 +193,6 @@ LOGGING = {
     },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "utc"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    # django-axes announces itself at every start; its lockouts are warnings.
+    "loggers": {"axes": {"level": "WARNING"}},
 }

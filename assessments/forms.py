@@ -1,5 +1,6 @@
+from crispy_forms.bootstrap import InlineCheckboxes, InlineRadios
 from crispy_forms.helper import FormHelper
-from crispy_forms.layout import Submit
+from crispy_forms.layout import Div, Fieldset, Layout, Submit
 from django import forms
 from django.contrib.auth import get_user_model
 
@@ -77,6 +78,9 @@ class AssessorForm(forms.Form):
         self.helper = _helper("Reassign")
 
 
+RULES = ["valid", "sufficient", "authentic", "current"]
+
+
 class JudgementForm(forms.Form):
     """One criterion's judgement; prefixed by the judgement so a page can hold many."""
 
@@ -135,6 +139,18 @@ class JudgementForm(forms.Form):
         self.helper = FormHelper()
         self.helper.form_tag = False
         self.helper.disable_csrf = True
+        self.helper.layout = Layout(
+            InlineRadios("verdict"),
+            InlineCheckboxes("methods"),
+            *([InlineCheckboxes("range_items")] if items else []),
+            Fieldset(
+                "Rules of evidence",
+                Div(*RULES, css_class="d-flex flex-wrap column-gap-4"),
+                css_class="mb-2",
+            ),
+            "comment",
+            "version",
+        )
 
 
 class SignOffForm(forms.Form):

@@ -52,7 +52,16 @@ def enrolment_detail(request, pk):
         request.user,
         pk=pk,
     )
-    return render(request, "assessments/enrolment_detail.html", {"enrolment": enrolment})
+    attempts = list(enrolment.assessments.select_related("sign_off"))
+    return render(
+        request,
+        "assessments/enrolment_detail.html",
+        {
+            "enrolment": enrolment,
+            "attempts": attempts,
+            "current": attempts[-1] if attempts else None,
+        },
+    )
 
 
 @administrator_required
@@ -305,10 +314,14 @@ def judge(request, pk, judgement_pk):
         "assessments/_judgement.html",
         {
             "row": {"judgement": judgement, "form": form},
+            "assessment": assessment,
             "unit": assessment.enrolment.unit,
             "marking": True,
             "saved": saved,
             "progress": _progress(judgements),
+            "proposed_result": services.proposed_result(assessment),
+            "sign_off_form": SignOffForm(),
+            "assessor_declaration": services.ASSESSOR_DECLARATION,
             "oob": True,
         },
     )

@@ -21,6 +21,21 @@ def fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def media_root(settings, tmp_path):
+    """Uploaded evidence goes to a fresh folder per test, never into the project's media/."""
+    root = tmp_path / "media"
+    settings.MEDIA_ROOT = root
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": root, "base_url": None},
+        },
+    }
+    return root
+
+
 @pytest.fixture
 def make_user(django_user_model):
     def make(username, role="candidate", **extra):
@@ -35,3 +50,8 @@ def make_user(django_user_model):
 def candidate_client(client, make_user):
     client.force_login(make_user("cand", "candidate"))
     return client
+
+
+def pytest_collection_modifyitems(items):
+    """Browser tests run last: their live server flushes the database afterwards."""
+    items.sort(key=lambda item: item.get_closest_marker("e2e") is not None)

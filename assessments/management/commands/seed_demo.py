@@ -4,6 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from assessment_portal.identifiers import usi_check_character
+from assessments import services
 from assessments.models import Cohort, Enrolment
 from standards.models import Unit
 
@@ -78,8 +79,8 @@ class Command(BaseCommand):
         )
 
     def _enrol(self, candidate, code, assessor, admin, cohort):
-        Enrolment.objects.get_or_create(
-            candidate=candidate,
-            unit=Unit.objects.get(code=code),
-            defaults={"assessor": assessor, "cohort": cohort, "enrolled_by": admin},
-        )
+        unit = Unit.objects.get(code=code)
+        if not Enrolment.objects.filter(candidate=candidate, unit=unit).exists():
+            services.enrol(
+                candidate=candidate, unit=unit, assessor=assessor, by=admin, cohort=cohort
+            )

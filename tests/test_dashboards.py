@@ -1,0 +1,89 @@
+import datetime
+
+import pytest
+from django.urls import reverse
+
+from assessments import services
+from assessments.models import Cohort
+from standards.models import Unit
+
+from .test_assessment import add_evidence, judge_all
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def people(make_user):
+    return {
+        "admin": make_user("admin", "administrator"),
+        "assessor": make_user("assessor", "assessor"),
+        "candidate": make_user("cand", "candidate", first_name="Tama"),
+    }
+
+
+def enrol(people, code, candidate=None, **extra):
+    return services.enrol(
+        candidate=candidate or people["candidate"],
+        unit=Unit.objects.get(code=code),
+        assessor=people["assessor"],
+        by=people["admin"],
+        **extra,
+    )
+
+
+def test_candidate_dashboard_shows_coverage_and_next_step(client, people):
+    enrol(people, "57")
+    enrol(people, "BSBCUS301B")
+    add_evidence(people["candidate"], "57", ["1.1", "1.2", "2.1"])
+    client.force_login(people["candidate"])
+    response = client.get(reverse("home"))
+    by_code = {e.unit.code: e for e in response.context["enrolments"]}
+    assert (by_code["57"].criteria_covered, by_code["57"].criteria_total) == (3, 12)
+    assert by_code["57"].next_step == "Map evidence to 9 more criteria, then submit."
+    assert (by_code["BSBCUS301B"].criteria_covered, by_code["BSBCUS301B"].criteria_total) == (0, 14)
+    assert "Kia ora, Tama" in response.content.decode()
+
+
+def test_candidate_next_step_follows_the_attempt(client, people):
+    enrolment = enrol(people, "57")
+    add_evidence(people["candidate"], "57", ["1.1"])
+    attempt = services.submit_for_assessment(
+        assessment=enrolment.assessments.get(), by=people["candidate"], declaration_accepted=True
+    )
+    client.force_login(people["candidate"])
+    [shown] = client.get(reverse("home")).context["enrolments"]
+    assert shown.next_step == "Attempt 1 is with your assessor."
+    judge_all(attempt, people["assessor"], not_yet={"3.3"})
+    services.sign_off(
+        assessment=attempt, by=people["assessor"], feedback="One more.", declaration_accepted=True
+    )
+    [shown] = client.get(reverse("home")).context["enrolments"]
+    assert shown.next_step.startswith("Resubmission")
+
+
+def test_assessor_dashboard_counts_waiting_and_recent_decisions(client, people, make_user):
+    for i in range(3):
+        candidate = make_user(f"c{i}")
+        enrolment = enrol(people, "57", candidate=candidate)
+        add_evidence(candidate, "57", ["1.1"])
+        services.submit_for_assessment(
+            assessment=enrolment.assessments.get(), by=candidate, declaration_accepted=True
+        )
+    client.force_login(people["assessor"])
+    response = client.get(reverse("home"))
+    assert response.context["waiting_total"] == 3
+    assert "Awaiting judgement: 3" in response.content.decode()
+
+
+def test_administrator_dashboard_lists_overdue_and_cohorts(
+    client, people, django_assert_max_num_queries
+):
+    cohort = Cohort.objects.create(name="Intake A")
+    cohort.candidates.add(people["candidate"])
+    enrol(people, "57", cohort=cohort, due_date=datetime.date(2020, 1, 1))
+    client.force_login(people["admin"])
+    with django_assert_max_num_queries(10):
+        response = client.get(reverse("home"))
+    content = response.content.decode()
+    assert "Intake A" in content
+    assert "due 1 Jan 2020" in content
