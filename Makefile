@@ -58,5 +58,9 @@ db: setup
 	$(PY) manage.py import_unit fixtures/units/*.json
 	$(PY) manage.py seed_demo
 
+# Times the assessment record PDF against WeasyPrint alone; goals in benchmarks/render_record.py.
+bench: setup
+	$(PY) benchmarks/render_record.py
+
 clean:
 	rm -rf $(VENV) db.sqlite3 staticfiles .pytest_cache

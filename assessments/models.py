@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.db import models
+from django.db.models import Exists, OuterRef
 from django.urls import reverse
 
 from standards.models import Unit
@@ -94,7 +95,11 @@ class AssessmentQuerySet(models.QuerySet):
         if user.is_administrator:
             return self
         if user.is_assessor:
-            return self.filter(enrolment__assessor=user)
+            # A moderator reviews other assessors' decisions sampled for them.
+            moderated = ModerationSample.objects.moderated_by(user).filter(
+                assessment=OuterRef("pk")
+            )
+            return self.filter(models.Q(enrolment__assessor=user) | Exists(moderated))
         return self.filter(enrolment__candidate=user)
 
 
@@ -287,3 +292,250 @@ class AuditEntry(AppendOnly):
 
     def __str__(self):
         return f"{self.action} by {self.actor} at {self.at:%Y-%m-%d %H:%M}"
+
+
+# --- moderation ---
+
+
+class ModerationRoundQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        """Moderation rounds are run by administrators; nobody else sees them."""
+        if user.is_authenticated and user.is_administrator:
+            return self
+        return self.none()
+
+
+class ModerationRound(models.Model):
+    """Moderation of one unit's signed-off decisions over a period.
+
+    The population (attempts signed off in the period) is recorded when the
+    round is created, so a rule-drawn sample can be reproduced from the seed.
+    """
+
+    class Selection(models.TextChoices):
+        RULE = "rule", "Drawn by rule"
+        HAND = "hand", "Picked by hand"
+
+    unit = models.ForeignKey(Unit, on_delete=models.PROTECT, related_name="moderation_rounds")
+    name = models.CharField(max_length=150)
+    period_start = models.DateField()
+    period_end = models.DateField()
+    minimum_per_assessor = models.PositiveSmallIntegerField(
+        help_text="Sample at least this many of each assessor's decisions."
+    )
+    percent_per_assessor = models.PositiveSmallIntegerField(
+        help_text="…or this percentage of them, whichever is larger."
+    )
+    population = models.ManyToManyField(Assessment, related_name="+", blank=True)
+    selection = models.CharField(max_length=4, choices=Selection.choices, blank=True)
+    seed = models.PositiveIntegerField(null=True, blank=True)
+    sampled_at = models.DateTimeField(null=True, blank=True)
+    sampled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = ModerationRoundQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-period_end", "-pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(period_end__gte=models.F("period_start")),
+                name="moderation_period_ends_after_start",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(percent_per_assessor__lte=100),
+                name="moderation_percent_at_most_100",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(selection="", sampled_at__isnull=True, seed__isnull=True)
+                | models.Q(selection="hand", sampled_at__isnull=False, seed__isnull=True)
+                | models.Q(selection="rule", sampled_at__isnull=False, seed__isnull=False),
+                name="moderation_rule_sample_records_seed",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.name} ({self.unit.display_code})"
+
+    def get_absolute_url(self):
+        return reverse("moderation:round_detail", args=[self.pk])
+
+    @property
+    def is_sampled(self):
+        return self.sampled_at is not None
+
+
+class ModerationSampleQuerySet(models.QuerySet):
+    def moderated_by(self, user):
+        if not (user.is_authenticated and user.is_moderator):
+            return self.none()
+        return self.filter(moderator=user)
+
+    def decided_by(self, user):
+        return self.filter(assessor=user) if user.is_authenticated else self.none()
+
+
+class ModerationSample(models.Model):
+    """One sampled attempt and the moderator who reviews it.
+
+    ``assessor`` is who signed the decision off, copied here so the database
+    itself can refuse them as its moderator.
+    """
+
+    round = models.ForeignKey(ModerationRound, on_delete=models.PROTECT, related_name="samples")
+    assessment = models.ForeignKey(
+        Assessment, on_delete=models.PROTECT, related_name="moderation_samples"
+    )
+    assessor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    moderator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="moderation_samples"
+    )
+    # The result as it stood when sampled: later amendments do not rewrite what was moderated.
+    result = models.CharField(max_length=15, choices=Assessment.Result.choices)
+    assigned_at = models.DateTimeField()
+
+    objects = ModerationSampleQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["round_id", "assessment_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["round", "assessment"], name="sample_attempt_once"),
+            models.CheckConstraint(
+                condition=~models.Q(moderator=models.F("assessor")),
+                name="moderator_is_not_the_assessor",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.assessment} in {self.round.name}"
+
+    def get_absolute_url(self):
+        return reverse("moderation:review", args=[self.pk])
+
+    @property
+    def result_label(self):
+        unit = self.round.unit
+        return unit.achieved_label if self.result == "achieved" else unit.not_achieved_label
+
+
+class ModerationReview(AppendOnly):
+    """The moderator's final review of one sampled attempt. It never changes the result."""
+
+    sample = models.OneToOneField(ModerationSample, on_delete=models.PROTECT, related_name="review")
+    moderator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    agrees_with_result = models.BooleanField()
+    recommendation = models.TextField(blank=True)
+    submitted_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["submitted_at", "pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(agrees_with_result=True) | ~models.Q(recommendation=""),
+                name="disagreement_with_result_has_recommendation",
+            ),
+        ]
+
+    def __str__(self):
+        return f"Moderation of {self.sample.assessment}"
+
+    @property
+    def verdict_label(self):
+        return "Agrees with the result" if self.agrees_with_result else "Disagrees with the result"
+
+
+class ModeratedCriterion(AppendOnly):
+    """The moderator's view of one of the assessor's criterion judgements."""
+
+    review = models.ForeignKey(ModerationReview, on_delete=models.PROTECT, related_name="criteria")
+    judgement = models.ForeignKey(Judgement, on_delete=models.PROTECT, related_name="moderations")
+    agrees = models.BooleanField()
+    reason = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["review_id", "judgement__criterion__sort_key"]
+        verbose_name_plural = "moderated criteria"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["review", "judgement"], name="moderate_each_judgement_once"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(agrees=True) | ~models.Q(reason=""),
+                name="disagreement_has_reason",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.judgement.criterion.number}: {'agrees' if self.agrees else 'disagrees'}"
+
+
+class AssessorResponse(AppendOnly):
+    """The assessor's reply to a moderation review; each reply is kept with its time."""
+
+    review = models.ForeignKey(ModerationReview, on_delete=models.PROTECT, related_name="responses")
+    text = models.TextField()
+    responded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    responded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["responded_at", "pk"]
+        constraints = [
+            models.CheckConstraint(condition=~models.Q(text=""), name="response_has_text"),
+        ]
+
+    def __str__(self):
+        return f"Response by {self.responded_by} at {self.responded_at:%Y-%m-%d %H:%M}"
+
+
+class ModerationExport(models.Model):
+    """A moderation report built in the background, tracked here whatever the task backend."""
+
+    class Format(models.TextChoices):
+        PDF = "pdf", "PDF"
+        CSV = "csv", "CSV (spreadsheet)"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Being built"
+        DONE = "done", "Ready"
+        FAILED = "failed", "Failed"
+
+    round = models.ForeignKey(ModerationRound, on_delete=models.PROTECT, related_name="exports")
+    format = models.CharField(max_length=3, choices=Format.choices)
+    status = models.CharField(max_length=7, choices=Status.choices, default=Status.QUEUED)
+    file = models.FileField(max_length=255, blank=True)
+    error = models.TextField(blank=True)
+    task_result_id = models.CharField(max_length=64, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~models.Q(status="done") | ~models.Q(file=""),
+                name="finished_export_has_file",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.get_format_display()} report of {self.round}"
+
+    @property
+    def is_finished(self):
+        return self.status in {self.Status.DONE, self.Status.FAILED}

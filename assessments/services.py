@@ -176,19 +176,21 @@ def submit_for_assessment(*, assessment, by, declaration_accepted):
 
     Every item the candidate has mapped to a criterion of this unit goes in.
     """
-    from evidence.models import Evidence
+    from evidence.services import items_for_unit
 
     assessment = _locked(assessment)
     enrolment = assessment.enrolment
     if by.pk != enrolment.candidate_id:
         raise PermissionDenied
+    if enrolment.status != Enrolment.Status.ACTIVE:
+        raise ValidationError(
+            f"This enrolment is {enrolment.get_status_display().lower()}; it cannot be submitted."
+        )
     if assessment.status != Assessment.Status.OPEN:
         raise ValidationError(f"Attempt {assessment.attempt} has already been submitted.")
     if not declaration_accepted:
         raise ValidationError("Confirm the authenticity declaration to submit.")
-    items = Evidence.objects.filter(
-        candidate=by, mappings__criterion__outcome__unit=enrolment.unit_id
-    ).distinct()
+    items = items_for_unit(by, enrolment.unit)
     if not items.exists():
         raise ValidationError(
             f"Map at least one evidence item to a criterion of {enrolment.unit.display_code} "
@@ -283,7 +285,9 @@ def record_judgement(*, judgement, by, expected_version, data):
             )
         )
     current = (
-        Judgement.objects.select_for_update()
+        # Lock only the judgement row: PostgreSQL refuses FOR UPDATE across the
+        # outer join to a nullable updated_by.
+        Judgement.objects.select_for_update(of=("self",))
         .select_related("updated_by", "criterion")
         .prefetch_related("range_items", "criterion__range_statements__items")
         .get(pk=judgement.pk)

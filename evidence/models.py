@@ -22,10 +22,14 @@ class EvidenceQuerySet(models.QuerySet):
         if user.is_administrator:
             return self
         if user.is_assessor:
-            from assessments.models import Enrolment
+            from assessments.models import Enrolment, ModerationSample
 
             assigned = Enrolment.objects.filter(candidate=OuterRef("candidate"), assessor=user)
-            return self.filter(Exists(assigned))
+            # A moderator opens the evidence of the decisions sampled for them.
+            moderated = ModerationSample.objects.moderated_by(user).filter(
+                assessment__evidence=OuterRef("pk")
+            )
+            return self.filter(Exists(assigned) | Exists(moderated))
         return self.filter(candidate=user)
 
     def with_lock_state(self):
@@ -122,7 +126,8 @@ class EvidenceMapping(models.Model):
         "standards.RangeItem",
         blank=True,
         related_name="+",
-        help_text="The items of the criterion's range this evidence covers, as the candidate sees it.",
+        help_text="The items of the criterion's range this evidence covers, "
+        "as the candidate sees it.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -48,7 +48,8 @@ the method that reads the files with method_decorator(csrf_protect).
 
 After the upload is parsed, request.upload_rejections is a list of UploadRejected
 (rule "too_large"), one for each file dropped; the dropped files are not in
-request.FILES. The Content-Length check assumes one evidence file per request.
+request.FILES. The Content-Length check allows for one file at the limit; a view that
+accepts several files per request passes MaxSizeUploadHandler(request, max_files=n).
 """
 
 from django.conf import settings
@@ -77,15 +78,17 @@ class UploadTooLarge(RequestDataTooBig):
 class MaxSizeUploadHandler(FileUploadHandler):
     """Drops each uploaded file that grows past max_upload_bytes(); see the module docstring."""
 
-    def __init__(self, request):
+    def __init__(self, request, max_files=1):
         super().__init__(request)
         self.max_bytes = max_upload_bytes()
+        # The limit is per file, so a request may carry up to max_files files at the limit.
+        self.max_request_bytes = self.max_bytes * max_files + REQUEST_OVERHEAD_BYTES
         request.upload_rejections = []
 
     def handle_raw_input(self, input_data, META, content_length, boundary, encoding=None):
         # Content-Length is 0 when the client did not send one (chunked requests); then
         # only the per-file count in receive_data_chunk applies.
-        if content_length > self.max_bytes + REQUEST_OVERHEAD_BYTES:
+        if content_length > self.max_request_bytes:
             message = (
                 f"Your upload is {format_size(content_length, round_up=True)}; "
                 f"the limit is {format_size(self.max_bytes)}."

@@ -4,10 +4,14 @@ Later pages add rows to URLS; each row says which roles may see the page.
 """
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from assessments.models import Cohort, Enrolment
-from standards.models import Unit
+from assessments.services import open_attempt
+from evidence.services import create_evidence_with_files, map_evidence
+from standards.models import PerformanceCriterion, Unit
+from tests.test_moderation import moderation_world
 
 pytestmark = pytest.mark.django_db
 
@@ -15,6 +19,9 @@ ROLES = ["anonymous", "candidate_a", "candidate_b", "assessor_in", "assessor_out
 EVERYONE = set(ROLES) - {"anonymous"}
 OWNERS = {"candidate_a", "assessor_in", "administrator"}
 ADMIN = {"administrator"}
+CANDIDATES = {"candidate_a", "candidate_b"}
+ASSESSORS = {"assessor_in", "assessor_out"}
+CANDIDATE_A = {"candidate_a"}
 
 
 @pytest.fixture
@@ -41,7 +48,27 @@ def world(make_user):
         unit=Unit.objects.get(code="57"),
         assessor=people["assessor_out"],
     )
-    return {"people": people, "enrolment": enrolment, "cohort": cohort}
+    assessment = open_attempt(enrolment, attempt=1)
+    evidence = create_evidence_with_files(
+        candidate=people["candidate_a"],
+        by=people["candidate_a"],
+        kind="file",
+        data={"title": "Log book"},
+        uploads=[SimpleUploadedFile("log.txt", b"Greeted 40 customers.\n")],
+    )
+    map_evidence(
+        evidence=evidence,
+        by=people["candidate_a"],
+        criteria=[PerformanceCriterion.objects.get(outcome__unit__code="57", number="1.1")],
+    )
+    return {
+        "people": people,
+        "enrolment": enrolment,
+        "cohort": cohort,
+        "assessment": assessment,
+        "evidence": evidence,
+        "moderation": moderation_world(people),
+    }
 
 
 URLS = [
@@ -61,6 +88,37 @@ URLS = [
     ("user_edit", lambda w: [w["people"]["candidate_a"].pk], ADMIN),
     ("candidate_import", lambda w: [], ADMIN),
     ("password_change", lambda w: [], EVERYONE),
+    ("assessments:queue", lambda w: [], {"assessor_in", "assessor_out", "administrator"}),
+    ("assessments:assessment_detail", lambda w: [w["assessment"].pk], OWNERS),
+    ("evidence:evidence_list", lambda w: [], EVERYONE),
+    ("evidence:evidence_create", lambda w: ["file"], CANDIDATES),
+    ("evidence:evidence_create", lambda w: ["written"], CANDIDATES),
+    ("evidence:evidence_create", lambda w: ["observation"], ASSESSORS),
+    ("evidence:evidence_create", lambda w: ["questioning"], ASSESSORS),
+    ("evidence:evidence_create", lambda w: ["third_party"], ASSESSORS),
+    ("evidence:evidence_detail", lambda w: [w["evidence"].pk], OWNERS),
+    ("evidence:evidence_edit", lambda w: [w["evidence"].pk], CANDIDATE_A),
+    ("evidence:evidence_delete", lambda w: [w["evidence"].pk], CANDIDATE_A),
+    ("evidence:evidence_add_files", lambda w: [w["evidence"].pk], CANDIDATE_A),
+    ("evidence:evidence_map", lambda w: [w["evidence"].pk], CANDIDATE_A),
+    ("evidence:file_download", lambda w: [w["evidence"].files.get().pk], OWNERS),
+    ("evidence:file_delete", lambda w: [w["evidence"].files.get().pk], CANDIDATE_A),
+    ("evidence:coverage", lambda w: [w["enrolment"].pk], OWNERS),
+    ("evidence:submit", lambda w: [w["enrolment"].pk], CANDIDATE_A),
+    ("moderation:round_list", lambda w: [], ADMIN),
+    ("moderation:round_create", lambda w: [], ADMIN),
+    ("moderation:round_detail", lambda w: [w["moderation"]["round"].pk], ADMIN),
+    ("moderation:round_summary", lambda w: [w["moderation"]["round"].pk], ADMIN),
+    ("moderation:round_export", lambda w: [w["moderation"]["round"].pk], ADMIN),
+    ("moderation:sample_assign", lambda w: [w["moderation"]["sample"].pk], ADMIN),
+    ("moderation:my_reviews", lambda w: [], {"assessor_out"}),
+    ("moderation:review", lambda w: [w["moderation"]["sample"].pk], {"assessor_out"}),
+    ("moderation:my_decisions", lambda w: [], ASSESSORS),
+    ("moderation:decision", lambda w: [w["moderation"]["sample"].pk], {"assessor_in"}),
+    ("reports:assessment_record", lambda w: [w["assessment"].pk], OWNERS),
+    ("reports:assessment_record_preview", lambda w: [w["assessment"].pk], OWNERS),
+    ("reports:transcript", lambda w: [w["people"]["candidate_a"].pk], OWNERS),
+    ("reports:transcript_preview", lambda w: [w["people"]["candidate_a"].pk], OWNERS),
 ]
 
 

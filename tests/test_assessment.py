@@ -5,7 +5,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from assessments import services
-from assessments.models import Assessment, AuditEntry, Judgement, SignOff
+from assessments.models import Assessment, AuditEntry, SignOff
 from evidence.models import Evidence, EvidenceMapping
 from standards.models import PerformanceCriterion, Unit
 
@@ -466,3 +466,36 @@ def test_queue_and_marking_page_query_counts_do_not_grow(
         client.get(reverse("assessments:queue"))
     with django_assert_max_num_queries(25):
         client.get(assessment.get_absolute_url())
+
+
+def test_withdrawn_enrolment_cannot_be_submitted(people):
+    enrolment = services.enrol(
+        candidate=people["candidate"],
+        unit=Unit.objects.get(code="57"),
+        assessor=people["assessor"],
+        by=people["admin"],
+    )
+    add_evidence(people["candidate"], "57", ["1.1"])
+    enrolment.status = "withdrawn"
+    enrolment.save()
+    with pytest.raises(ValidationError, match="This enrolment is withdrawn"):
+        services.submit_for_assessment(
+            assessment=enrolment.assessments.get(),
+            by=people["candidate"],
+            declaration_accepted=True,
+        )
+
+
+def test_assessor_record_link_preselects_the_candidate(client, people):
+    enrolment = services.enrol(
+        candidate=people["candidate"],
+        unit=Unit.objects.get(code="57"),
+        assessor=people["assessor"],
+        by=people["admin"],
+    )
+    client.force_login(people["assessor"])
+    page = client.get(enrolment.get_absolute_url()).content.decode()
+    link = f"/evidence/new/observation/?candidate={people['candidate'].pk}"
+    assert link in page
+    form = client.get(link).context["form"]
+    assert str(form["candidate"].value()) == str(people["candidate"].pk)

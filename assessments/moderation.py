@@ -1,0 +1,781 @@
+"""Moderation: sample signed-off decisions, record moderators' reviews, report.
+
+NZQA external moderation asks for learner samples per unit standard showing
+a range of outcomes and reports "x of y assessor judgements verified"; AU
+validation requires that validators were not involved in the assessment.
+Views call these functions; each write is atomic and raises
+``ValidationError`` (or ``PermissionDenied``) leaving the database unchanged.
+A review never changes the learner's result.
+"""
+
+import csv
+import io
+import logging
+import math
+import random
+import secrets
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
+
+from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import IntegrityError, transaction
+from django.db.models import Count, Prefetch, Q
+from django.utils import timezone
+
+from evidence.models import Evidence, EvidenceMapping
+from standards.models import Unit
+
+from . import moderation_tasks
+from .models import (
+    Assessment,
+    AssessorResponse,
+    AuditEntry,
+    Judgement,
+    ModeratedCriterion,
+    ModerationExport,
+    ModerationReview,
+    ModerationRound,
+    ModerationSample,
+)
+from .pdf import render_pdf
+
+audit_log = logging.getLogger("assessment_portal.audit")
+User = get_user_model()
+
+# (minimum per assessor, percent per assessor). NZQA asks for 3 learner samples
+# per unit standard; AU validation is risk-based, so 5 or 10% is a starting
+# point the administrator adjusts per round.
+DEFAULT_RULES = {Unit.Framework.NZQA: (3, 0), Unit.Framework.AU: (5, 10)}
+
+# Audit actions that make someone part of the assessment (AU: validators must not be).
+ASSESSING_ACTIONS = ["judgement changed", "signed off", "result amended"]
+
+SEED_LIMIT = 2**31  # fits the seed column on every database
+
+
+def default_rule(unit):
+    return DEFAULT_RULES[unit.framework]
+
+
+def _period_bounds(start, end):
+    """Dates are the administrator's local calendar days, both inclusive."""
+    tz = timezone.get_current_timezone()
+    return (
+        timezone.make_aware(datetime.combine(start, time.min), tz),
+        timezone.make_aware(datetime.combine(end + timedelta(days=1), time.min), tz),
+    )
+
+
+def population(unit, period_start, period_end):
+    """Attempts of ``unit`` signed off in the period, in primary-key order."""
+    since, until = _period_bounds(period_start, period_end)
+    return Assessment.objects.filter(
+        enrolment__unit=unit,
+        status=Assessment.Status.SIGNED_OFF,
+        sign_off__signed_at__gte=since,
+        sign_off__signed_at__lt=until,
+    ).order_by("pk")
+
+
+@transaction.atomic
+def create_round(*, unit, name, period_start, period_end, by, minimum=None, percent=None):
+    """Open a round and record its population; the sample is drawn or picked next."""
+    if not by.is_administrator:
+        raise PermissionDenied
+    if period_end < period_start:
+        raise ValidationError("The period must end on or after its first day.")
+    default_minimum, default_percent = default_rule(unit)
+    minimum = default_minimum if minimum is None else minimum
+    percent = default_percent if percent is None else percent
+    if minimum < 1 or not 0 <= percent <= 100:
+        raise ValidationError("Sample at least 1 per assessor, and a percentage from 0 to 100.")
+    members = list(population(unit, period_start, period_end).values_list("pk", flat=True))
+    if not members:
+        raise ValidationError(
+            f"No attempts at {unit.display_code} were signed off between "
+            f"{period_start:%d %b %Y} and {period_end:%d %b %Y}."
+        )
+    round_ = ModerationRound.objects.create(
+        unit=unit,
+        name=name,
+        period_start=period_start,
+        period_end=period_end,
+        minimum_per_assessor=minimum,
+        percent_per_assessor=percent,
+        created_by=by,
+    )
+    round_.population.set(members)
+    audit_log.info(
+        "moderation round created: round=%s unit=%s population=%s by=%s",
+        round_.pk,
+        unit.code,
+        len(members),
+        by.pk,
+    )
+    return round_
+
+
+# --- sampling ------------------------------------------------------------------------
+
+
+def _population_of(round_):
+    return list(
+        round_.population.select_related(
+            "sign_off", "enrolment__candidate", "enrolment__unit"
+        ).order_by("pk")
+    )
+
+
+def sample_target(size, *, minimum, percent):
+    """How many of an assessor's ``size`` decisions the rule asks for."""
+    return min(size, max(minimum, math.ceil(size * percent / 100)))
+
+
+def select_by_rule(attempts, *, seed, minimum, percent):
+    """The rule-drawn sample of ``attempts`` (signed off, in primary-key order).
+
+    Per assessor: at least ``minimum`` or ``percent``% of their decisions,
+    whichever is larger, capped at how many they made; and, where that
+    assessor's decisions include them, a reassessment, a not-achieved and
+    an achieved result, even if that takes the sample past the target.
+    The same seed and population always give the same sample.
+    """
+    rng = random.Random(seed)
+    by_assessor = defaultdict(list)
+    for attempt in attempts:
+        by_assessor[attempt.sign_off.signed_by_id].append(attempt)
+    strata = [
+        lambda a: a.attempt > 1,
+        lambda a: a.result == Assessment.Result.NOT_ACHIEVED,
+        lambda a: a.result == Assessment.Result.ACHIEVED,
+    ]
+    chosen = []
+    for assessor_id in sorted(by_assessor):
+        decisions = by_assessor[assessor_id]
+        picked = []
+        for in_stratum in strata:
+            if any(in_stratum(a) for a in picked):
+                continue
+            candidates = [a for a in decisions if in_stratum(a)]
+            if candidates:
+                picked.append(rng.choice(candidates))
+        rest = [a for a in decisions if a not in picked]
+        target = sample_target(len(decisions), minimum=minimum, percent=percent)
+        picked += rng.sample(rest, max(0, target - len(picked)))
+        chosen += picked
+    return sorted(chosen, key=lambda a: a.pk)
+
+
+def involved_people(attempts):
+    """For each attempt, everyone who took part in assessing it (by primary key)."""
+    involved = {
+        a.pk: {a.enrolment.assessor_id, a.enrolment.candidate_id, a.sign_off.signed_by_id}
+        for a in attempts
+    }
+    actors = AuditEntry.objects.filter(
+        assessment__in=involved, action__in=ASSESSING_ACTIONS
+    ).values_list("assessment_id", "actor_id")
+    recorders = Assessment.evidence.through.objects.filter(assessment__in=involved).values_list(
+        "assessment_id", "evidence__recorded_by_id"
+    )
+    for assessment_id, user_id in [*actors, *recorders]:
+        involved[assessment_id].add(user_id)
+    return involved
+
+
+def _require_moderator(user):
+    if not (user.is_moderator and user.is_active) or user.is_candidate:
+        raise ValidationError(f"{user} is not an active moderator.")
+
+
+def check_moderator(moderator, attempt, involved):
+    """Refuse a moderator who is not one, or who took part in the assessment."""
+    _require_moderator(moderator)
+    if moderator.pk in involved:
+        raise ValidationError(
+            f"{moderator} took part in assessing {attempt} and cannot moderate it."
+        )
+
+
+def _assign(attempts, moderators):
+    """A moderator for each attempt: the least loaded one not involved in it."""
+    if not moderators:
+        raise ValidationError("Choose at least one moderator.")
+    for moderator in moderators:
+        _require_moderator(moderator)
+    involved = involved_people(attempts)
+    load = {m.pk: 0 for m in moderators}
+    assignment = []
+    for attempt in attempts:
+        eligible = [m for m in moderators if m.pk not in involved[attempt.pk]]
+        if not eligible:
+            raise ValidationError(
+                f"None of the chosen moderators may moderate {attempt}: each took part in "
+                "assessing it. Add another moderator."
+            )
+        moderator = min(eligible, key=lambda m: load[m.pk])
+        load[moderator.pk] += 1
+        assignment.append((attempt, moderator))
+    return assignment
+
+
+def _lock_unsampled(round_):
+    round_ = ModerationRound.objects.select_for_update().select_related("unit").get(pk=round_.pk)
+    if round_.is_sampled:
+        raise ValidationError("This round's sample has already been chosen.")
+    return round_
+
+
+def _record_sample(round_, assignment, *, by, selection, seed=None):
+    now = timezone.now()
+    round_.selection = selection
+    round_.seed = seed
+    round_.sampled_at = now
+    round_.sampled_by = by
+    round_.save(update_fields=["selection", "seed", "sampled_at", "sampled_by"])
+    samples = ModerationSample.objects.bulk_create(
+        ModerationSample(
+            round=round_,
+            assessment=attempt,
+            assessor_id=attempt.sign_off.signed_by_id,
+            moderator=moderator,
+            result=attempt.result,
+            assigned_at=now,
+        )
+        for attempt, moderator in assignment
+    )
+    audit_log.info(
+        "moderation sample chosen: round=%s selection=%s seed=%s attempts=%s by=%s",
+        round_.pk,
+        selection,
+        seed,
+        [attempt.pk for attempt, _ in assignment],
+        by.pk,
+    )
+    return samples
+
+
+@transaction.atomic
+def draw_sample(*, round_, by, moderators, seed=None):
+    """Draw the sample by the round's rule; a new seed is generated (and recorded) if none."""
+    if not by.is_administrator:
+        raise PermissionDenied
+    round_ = _lock_unsampled(round_)
+    if seed is None:
+        seed = secrets.randbelow(SEED_LIMIT)
+    if not 0 <= seed < SEED_LIMIT:
+        raise ValidationError(f"The seed must be a whole number from 0 to {SEED_LIMIT - 1}.")
+    chosen = select_by_rule(
+        _population_of(round_),
+        seed=seed,
+        minimum=round_.minimum_per_assessor,
+        percent=round_.percent_per_assessor,
+    )
+    return _record_sample(
+        round_,
+        _assign(chosen, moderators),
+        by=by,
+        selection=ModerationRound.Selection.RULE,
+        seed=seed,
+    )
+
+
+@transaction.atomic
+def pick_sample(*, round_, by, assessments, moderators):
+    """Record a sample the administrator picked by hand from the round's population."""
+    if not by.is_administrator:
+        raise PermissionDenied
+    round_ = _lock_unsampled(round_)
+    members = {a.pk: a for a in _population_of(round_)}
+    wanted = {a.pk for a in assessments}
+    if not wanted:
+        raise ValidationError("Tick at least one attempt to moderate.")
+    if wanted - members.keys():
+        raise ValidationError("Pick attempts from this round's population only.")
+    chosen = [members[pk] for pk in sorted(wanted)]
+    return _record_sample(
+        round_, _assign(chosen, moderators), by=by, selection=ModerationRound.Selection.HAND
+    )
+
+
+@transaction.atomic
+def assign_moderator(*, sample, moderator, by):
+    """Hand an unreviewed sample to another moderator."""
+    if not by.is_administrator:
+        raise PermissionDenied
+    sample = (
+        ModerationSample.objects.select_for_update(of=("self",))
+        .select_related("assessment__sign_off", "assessment__enrolment")
+        .get(pk=sample.pk)
+    )
+    if ModerationReview.objects.filter(sample=sample).exists():
+        raise ValidationError("This sample has been reviewed; its moderator cannot change.")
+    attempt = sample.assessment
+    check_moderator(moderator, attempt, involved_people([attempt])[attempt.pk])
+    previous = sample.moderator_id
+    sample.moderator = moderator
+    sample.assigned_at = timezone.now()
+    sample.save(update_fields=["moderator", "assigned_at"])
+    audit_log.info(
+        "moderator reassigned: sample=%s from=%s to=%s by=%s",
+        sample.pk,
+        previous,
+        moderator.pk,
+        by.pk,
+    )
+    return sample
+
+
+@dataclass
+class SizeRow:
+    assessor: object
+    population: int = 0
+    sample: int = 0
+
+
+def sizes(round_):
+    """Population and sample size per assessor (who signed off), and in total."""
+    population_counts = round_.population.values_list("sign_off__signed_by").annotate(n=Count("pk"))
+    sample_counts = round_.samples.values_list("assessor").annotate(n=Count("pk"))
+    rows = {}
+    for assessor_id, n in population_counts:
+        rows.setdefault(assessor_id, SizeRow(None)).population = n
+    for assessor_id, n in sample_counts:
+        rows.setdefault(assessor_id, SizeRow(None)).sample = n
+    for user in User.objects.filter(pk__in=rows):
+        rows[user.pk].assessor = user
+    per_assessor = sorted(rows.values(), key=lambda r: str(r.assessor))
+    return {
+        "population": sum(r.population for r in per_assessor),
+        "sample": sum(r.sample for r in per_assessor),
+        "per_assessor": per_assessor,
+    }
+
+
+# --- reviews ---------------------------------------------------------------------------
+
+
+def review_context(sample):
+    """The sampled attempt with its judgements and evidence, read in a fixed number of queries.
+
+    ``evidence`` pairs each submitted item with the numbers of this unit's
+    criteria the candidate mapped it to.
+    """
+    assessment = (
+        Assessment.objects.select_related(
+            "enrolment__candidate", "enrolment__unit", "sign_off__signed_by"
+        )
+        .prefetch_related(
+            Prefetch(
+                "judgements",
+                queryset=Judgement.objects.select_related("criterion__outcome").prefetch_related(
+                    "range_items"
+                ),
+            ),
+            Prefetch(
+                "evidence",
+                queryset=Evidence.objects.order_by("occurred_on", "created_at", "pk")
+                .select_related("recorded_by")
+                .prefetch_related("files"),
+            ),
+        )
+        .get(pk=sample.assessment_id)
+    )
+    mapped = defaultdict(list)
+    for evidence_id, number in (
+        EvidenceMapping.objects.filter(
+            evidence__in=assessment.evidence.all(),
+            criterion__outcome__unit=assessment.enrolment.unit_id,
+        )
+        .order_by("criterion__sort_key")
+        .values_list("evidence_id", "criterion__number")
+    ):
+        mapped[evidence_id].append(number)
+    return {
+        "assessment": assessment,
+        "judgements": list(assessment.judgements.all()),
+        "evidence": [(item, mapped[item.pk]) for item in assessment.evidence.all()],
+    }
+
+
+@transaction.atomic
+def submit_review(*, sample, by, criteria, agrees_with_result, recommendation):
+    """Record the moderator's final review of a sampled attempt.
+
+    ``criteria`` maps each judgement's primary key to ``(agrees, reason)``;
+    every judgement of the attempt must be covered, and each disagreement
+    needs its reason. The learner's result is left exactly as it is.
+    """
+    sample = (
+        ModerationSample.objects.select_for_update()
+        .select_related("assessment", "round")
+        .get(pk=sample.pk)
+    )
+    if by.pk != sample.moderator_id:
+        raise PermissionDenied
+    # Losing the moderator flag after assignment ends the right to review.
+    _require_moderator(by)
+    if ModerationReview.objects.filter(sample=sample).exists():
+        raise ValidationError("This attempt has already been reviewed; reviews are final.")
+    judgements = {j.pk: j for j in sample.assessment.judgements.select_related("criterion")}
+    if set(criteria) != set(judgements):
+        raise ValidationError("Give a view on every criterion of the attempt.")
+    problems = [
+        f"Give the reason you disagree with the judgement of {judgements[pk].criterion.number}."
+        for pk, (agrees, reason) in criteria.items()
+        if not agrees and not reason.strip()
+    ]
+    recommendation = recommendation.strip()
+    if not agrees_with_result and not recommendation:
+        problems.append("Recommend what should happen, as you disagree with the result.")
+    if problems:
+        raise ValidationError(problems)
+    try:
+        with transaction.atomic():
+            review = ModerationReview.objects.create(
+                sample=sample,
+                moderator=by,
+                agrees_with_result=agrees_with_result,
+                recommendation=recommendation,
+            )
+    except IntegrityError:
+        raise ValidationError("This attempt has just been reviewed by someone else.") from None
+    ModeratedCriterion.objects.bulk_create(
+        ModeratedCriterion(
+            review=review,
+            judgement=judgements[pk],
+            agrees=agrees,
+            reason="" if agrees else reason.strip(),
+        )
+        for pk, (agrees, reason) in sorted(criteria.items())
+    )
+    disagreed = sorted(
+        (judgements[pk].criterion.number for pk, (agrees, _) in criteria.items() if not agrees),
+    )
+    AuditEntry.objects.create(
+        assessment=sample.assessment,
+        action="moderated",
+        actor=by,
+        after={
+            "round": sample.round_id,
+            "agrees_with_result": agrees_with_result,
+            "disagreed_criteria": disagreed,
+        },
+    )
+    audit_log.info(
+        "moderated: sample=%s assessment=%s agrees_with_result=%s disagreed=%s by=%s",
+        sample.pk,
+        sample.assessment_id,
+        agrees_with_result,
+        disagreed,
+        by.pk,
+    )
+    return review
+
+
+def respond(*, review, by, text):
+    """The assessor's reply to a review of their decision, kept with its time."""
+    if by.pk != review.sample.assessor_id:
+        raise PermissionDenied
+    text = text.strip()
+    if not text:
+        raise ValidationError("Write your response.")
+    response = AssessorResponse.objects.create(review=review, text=text, responded_by=by)
+    audit_log.info("moderation response: review=%s by=%s", review.pk, by.pk)
+    return response
+
+
+# --- summary ---------------------------------------------------------------------------
+
+
+@dataclass
+class Tally:
+    verified: int = 0
+    total: int = 0
+
+    def __str__(self):
+        return f"{self.verified} of {self.total}"
+
+
+@dataclass
+class AssessorTally:
+    assessor: object
+    judgements: Tally = field(default_factory=Tally)
+    results: Tally = field(default_factory=Tally)
+
+
+@dataclass
+class CriterionTally:
+    number: str
+    text: str
+    judgements: Tally = field(default_factory=Tally)
+    disagreements: list = field(default_factory=list)
+
+    @property
+    def inconsistent(self):
+        return bool(self.disagreements)
+
+
+def summary(round_):
+    """ "x of y" judgements (and results) verified: overall, per assessor, per criterion.
+
+    A criterion is judged inconsistently when a moderator disagreed with its
+    judgement in any sample; those disagreements are listed with their reasons.
+    """
+    moderated = ModeratedCriterion.objects.filter(review__sample__round=round_)
+    counts = {"verified": Count("pk", filter=Q(agrees=True)), "total": Count("pk")}
+    per_assessor = {}
+    for row in moderated.values("review__sample__assessor").annotate(**counts):
+        per_assessor[row["review__sample__assessor"]] = AssessorTally(
+            None, judgements=Tally(row["verified"], row["total"])
+        )
+    reviews = ModerationReview.objects.filter(sample__round=round_)
+    result_counts = reviews.values("sample__assessor").annotate(
+        verified=Count("pk", filter=Q(agrees_with_result=True)), total=Count("pk")
+    )
+    for row in result_counts:
+        tally = per_assessor.setdefault(row["sample__assessor"], AssessorTally(None))
+        tally.results = Tally(row["verified"], row["total"])
+    for user in User.objects.filter(pk__in=per_assessor):
+        per_assessor[user.pk].assessor = user
+
+    per_criterion = {}
+    for row in (
+        moderated.values(
+            "judgement__criterion",
+            "judgement__criterion__number",
+            "judgement__criterion__text",
+            "judgement__criterion__sort_key",
+        )
+        .annotate(**counts)
+        .order_by("judgement__criterion__sort_key")
+    ):
+        per_criterion[row["judgement__criterion"]] = CriterionTally(
+            row["judgement__criterion__number"],
+            row["judgement__criterion__text"],
+            Tally(row["verified"], row["total"]),
+        )
+    disagreements = moderated.filter(agrees=False).select_related(
+        "judgement", "review__sample__assessment__enrolment__candidate", "review__moderator"
+    )
+    for item in disagreements.order_by("review__sample__assessment_id", "pk"):
+        per_criterion[item.judgement.criterion_id].disagreements.append(item)
+
+    criteria = list(per_criterion.values())
+    return {
+        "judgements": Tally(**moderated.aggregate(**counts)),
+        "results": Tally(
+            **reviews.aggregate(
+                verified=Count("pk", filter=Q(agrees_with_result=True)), total=Count("pk")
+            )
+        ),
+        "samples": round_.samples.count(),
+        "reviewed": reviews.count(),
+        "per_assessor": sorted(per_assessor.values(), key=lambda t: str(t.assessor)),
+        "per_criterion": criteria,
+        "inconsistent": [c for c in criteria if c.inconsistent],
+    }
+
+
+# --- the report --------------------------------------------------------------------------
+
+
+def report_samples(round_):
+    """Every sample of the round with its review, read in a fixed number of queries."""
+    return list(
+        round_.samples.select_related(
+            "assessment__enrolment__candidate",
+            "assessor",
+            "moderator",
+            "review",
+        )
+        .prefetch_related(
+            Prefetch(
+                "assessment__judgements",
+                queryset=Judgement.objects.select_related("criterion").order_by(
+                    "criterion__sort_key"
+                ),
+            ),
+            Prefetch(
+                "review__criteria",
+                queryset=ModeratedCriterion.objects.select_related("judgement__criterion"),
+            ),
+            Prefetch(
+                "review__responses",
+                queryset=AssessorResponse.objects.select_related("responded_by"),
+            ),
+        )
+        .order_by("assessment__enrolment__candidate__last_name", "assessment__pk")
+    )
+
+
+def report_rows(round_):
+    """The CSV_HEADER columns, one row per sampled criterion judgement.
+
+    Samples not yet reviewed have their moderator's cells blank.
+    """
+    unit = round_.unit
+    rows = []
+    for sample in report_samples(round_):
+        candidate = sample.assessment.enrolment.candidate
+        review = getattr(sample, "review", None)
+        verdicts = {c.judgement_id: c for c in review.criteria.all()} if review else {}
+        responses = (
+            " | ".join(
+                f"{timezone.localtime(r.responded_at):%Y-%m-%d %H:%M} {r.responded_by}: {r.text}"
+                for r in review.responses.all()
+            )
+            if review
+            else ""
+        )
+        for judgement in sample.assessment.judgements.all():
+            moderated = verdicts.get(judgement.pk)
+            rows.append(
+                [
+                    round_.name,
+                    unit.display_code,
+                    str(candidate),
+                    candidate.student_identifier,
+                    str(sample.assessor),
+                    str(sample.moderator),
+                    sample.assessment.attempt,
+                    judgement.criterion.number,
+                    judgement.get_verdict_display(),
+                    "" if moderated is None else ("Yes" if moderated.agrees else "No"),
+                    moderated.reason if moderated else "",
+                    review.verdict_label if review else "",
+                    review.recommendation if review else "",
+                    responses,
+                ]
+            )
+    return rows
+
+
+CSV_HEADER = [
+    "Round",
+    "Unit",
+    "Candidate",
+    "Candidate identifier",
+    "Assessor",
+    "Moderator",
+    "Attempt",
+    "Criterion",
+    "Assessor verdict",
+    "Moderator agrees",
+    "Reason",
+    "Overall verdict",
+    "Recommendation",
+    "Assessor response",
+]
+
+# A spreadsheet runs a cell beginning with one of these as a formula.
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value):
+    """The cell as text a spreadsheet shows but never evaluates (OWASP CSV injection)."""
+    text = str(value)
+    return "'" + text if text.startswith(FORMULA_TRIGGERS) else text
+
+
+def build_csv(round_):
+    """The report as CSV: UTF-8 with a byte-order mark, which Excel needs to read it as UTF-8."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(CSV_HEADER)
+    for row in report_rows(round_):
+        writer.writerow([spreadsheet_safe(cell) for cell in row])
+    return buffer.getvalue().encode("utf-8-sig")
+
+
+def report_context(round_):
+    unit = round_.unit
+    round_sizes, round_summary = sizes(round_), summary(round_)
+    tallies = {t.assessor.pk: t for t in round_summary["per_assessor"]}
+    return {
+        "title": f"Moderation report: {round_.name}, {unit.display_code} {unit.title}",
+        "author": "Assessment Portal",
+        "generated_at": timezone.now(),
+        "running_head": f"Moderation · {round_.name} · {unit.display_code}",
+        "round": round_,
+        "unit": unit,
+        "sizes": round_sizes,
+        "summary": round_summary,
+        "assessors": [
+            (row, tallies.get(row.assessor.pk, AssessorTally(row.assessor)))
+            for row in round_sizes["per_assessor"]
+        ],
+        "samples": report_samples(round_),
+    }
+
+
+def build_pdf(round_):
+    return render_pdf("moderation/report.html", report_context(round_))
+
+
+BUILDERS = {ModerationExport.Format.PDF: build_pdf, ModerationExport.Format.CSV: build_csv}
+
+
+def request_export(*, round_, format, by):
+    """Queue a report export; the background task builds it (see moderation_tasks)."""
+    if not by.is_administrator:
+        raise PermissionDenied
+    if format not in BUILDERS:
+        raise ValidationError("Choose PDF or CSV.")
+    export = ModerationExport.objects.create(round=round_, format=format, created_by=by)
+    result = moderation_tasks.build_moderation_export.enqueue(export.pk)
+    # update(), not save(): with an inline backend the task has already finished
+    # and saving this instance would put its status back to "queued".
+    ModerationExport.objects.filter(pk=export.pk).update(task_result_id=str(result.id))
+    audit_log.info(
+        "moderation export requested: export=%s round=%s format=%s by=%s",
+        export.pk,
+        round_.pk,
+        format,
+        by.pk,
+    )
+    export.refresh_from_db()
+    return export
+
+
+def run_export(export_id):
+    """Build an export and store it under a server-generated name.
+
+    The status moves queued -> running -> done (or failed, with a message for
+    the administrator; the details go to the log). Only a queued export is
+    built, so a task delivered twice does the work once.
+    """
+    claimed = ModerationExport.objects.filter(
+        pk=export_id, status=ModerationExport.Status.QUEUED
+    ).update(status=ModerationExport.Status.RUNNING, started_at=timezone.now())
+    if not claimed:
+        return None
+    export = ModerationExport.objects.select_related("round__unit").get(pk=export_id)
+    try:
+        content = BUILDERS[export.format](export.round)
+        name = default_storage.save(
+            f"moderation-exports/{uuid.uuid4().hex}.{export.format}", ContentFile(content)
+        )
+    except Exception:
+        audit_log.exception("moderation export failed: export=%s", export.pk)
+        ModerationExport.objects.filter(pk=export.pk).update(
+            status=ModerationExport.Status.FAILED,
+            error="The report could not be built. Try again; if it fails again, "
+            "ask the system administrator to check the log.",
+            finished_at=timezone.now(),
+        )
+        raise
+    ModerationExport.objects.filter(pk=export.pk).update(
+        status=ModerationExport.Status.DONE, file=name, finished_at=timezone.now()
+    )
+    return name
+
+
+def export_filename(export):
+    round_ = export.round
+    return f"moderation-{round_.unit.display_code}-round-{round_.pk}.{export.format}"

@@ -1,0 +1,295 @@
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.files.storage import default_storage
+from django.core.paginator import Paginator
+from django.db.models import Count, Prefetch
+from django.http import FileResponse, Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.template.defaultfilters import pluralize
+from django.views.decorators.http import require_GET
+
+from assessment_portal.access import administrator_required, get_visible_or_404, security_log
+
+from . import moderation
+from .models import (
+    AssessorResponse,
+    ModeratedCriterion,
+    ModerationExport,
+    ModerationRound,
+    ModerationSample,
+)
+from .moderation_forms import (
+    AssignModeratorForm,
+    DrawSampleForm,
+    ExportForm,
+    PickSampleForm,
+    ResponseForm,
+    ReviewForm,
+    RoundForm,
+)
+
+
+def _round_or_404(request, pk):
+    return get_visible_or_404(ModerationRound.objects.select_related("unit"), request.user, pk=pk)
+
+
+def _sample_or_404(request, scoped, pk):
+    """A sample from ``scoped`` (the user's own), else 404; denials of real samples are logged."""
+    try:
+        return scoped.get(pk=pk)
+    except ModerationSample.DoesNotExist:
+        if ModerationSample.objects.filter(pk=pk).exists():
+            security_log.warning(
+                "access denied: user=%s model=assessments.ModerationSample lookup=%s",
+                request.user.pk,
+                {"pk": pk},
+            )
+        raise Http404 from None
+
+
+def _deny(request):
+    security_log.warning("access denied: user=%s path=%s", request.user.pk, request.path)
+    raise Http404
+
+
+def _samples_with_people(queryset):
+    return queryset.select_related(
+        "round__unit", "assessment__enrolment__candidate", "assessor", "moderator", "review"
+    )
+
+
+# --- administrators: rounds ----------------------------------------------------------
+
+
+@administrator_required
+def round_list(request):
+    rounds = (
+        ModerationRound.objects.select_related("unit")
+        .annotate(
+            population_size=Count("population", distinct=True),
+            sample_size=Count("samples", distinct=True),
+            reviewed=Count("samples__review", distinct=True),
+        )
+        .order_by("-period_end", "-pk")
+    )
+    page = Paginator(rounds, 50).get_page(request.GET.get("page"))
+    return render(request, "moderation/round_list.html", {"page": page})
+
+
+@administrator_required
+def round_create(request):
+    form = RoundForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            round_ = moderation.create_round(by=request.user, **form.cleaned_data)
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(request, f"Created {round_}: now choose its sample.")
+            return redirect(round_)
+    return render(
+        request, "moderation/form_page.html", {"form": form, "title": "New moderation round"}
+    )
+
+
+@administrator_required
+def round_detail(request, pk):
+    round_ = _round_or_404(request, pk)
+    draw_form = pick_form = None
+    if not round_.is_sampled:
+        # Two forms on one page; the submit button's name says which was sent.
+        sent = next((name for name in ("draw", "pick") if name in request.POST), None)
+        draw_form = DrawSampleForm(request.POST if sent == "draw" else None)
+        pick_form = PickSampleForm(request.POST if sent == "pick" else None, round_=round_)
+        form, choose = {
+            "draw": (draw_form, moderation.draw_sample),
+            "pick": (pick_form, moderation.pick_sample),
+        }.get(sent, (None, None))
+        if form is not None and form.is_valid():
+            try:
+                samples = choose(round_=round_, by=request.user, **form.cleaned_data)
+            except ValidationError as error:
+                form.add_error(None, error)
+            else:
+                n = len(samples)
+                messages.success(request, f"Sampled {n} attempt{pluralize(n)} for moderation.")
+                return redirect(round_)
+    samples = _samples_with_people(round_.samples.all()).order_by(
+        "assessor__last_name", "assessment__enrolment__candidate__last_name", "assessment_id"
+    )
+    return render(
+        request,
+        "moderation/round_detail.html",
+        {
+            "round": round_,
+            "sizes": moderation.sizes(round_),
+            "samples": samples,
+            "draw_form": draw_form,
+            "pick_form": pick_form,
+        },
+    )
+
+
+@administrator_required
+def sample_assign(request, pk):
+    sample = get_object_or_404(_samples_with_people(ModerationSample.objects.all()), pk=pk)
+    form = AssignModeratorForm(request.POST or None, initial={"moderator": sample.moderator_id})
+    if request.method == "POST" and form.is_valid():
+        try:
+            moderation.assign_moderator(
+                sample=sample, moderator=form.cleaned_data["moderator"], by=request.user
+            )
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(request, f"{form.cleaned_data['moderator']} now moderates {sample}.")
+            return redirect(sample.round)
+    return render(
+        request,
+        "moderation/form_page.html",
+        {"form": form, "title": f"Moderator of {sample.assessment}", "back": sample.round},
+    )
+
+
+@administrator_required
+def round_summary(request, pk):
+    round_ = _round_or_404(request, pk)
+    return render(
+        request,
+        "moderation/summary.html",
+        {"round": round_, "summary": moderation.summary(round_)},
+    )
+
+
+# --- administrators: report exports -------------------------------------------------
+
+
+@administrator_required
+def round_export(request, pk):
+    round_ = _round_or_404(request, pk)
+    form = ExportForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        moderation.request_export(
+            round_=round_, format=form.cleaned_data["format"], by=request.user
+        )
+        messages.info(request, "The report is being built; it appears below when ready.")
+        return redirect("moderation:round_export", round_.pk)
+    exports = round_.exports.select_related("created_by")[:20]
+    return render(
+        request, "moderation/export.html", {"round": round_, "form": form, "exports": exports}
+    )
+
+
+@require_GET
+@administrator_required
+def export_status(request, pk):
+    export = get_object_or_404(ModerationExport, pk=pk)
+    return render(request, "moderation/_export_status.html", {"export": export})
+
+
+@require_GET
+@administrator_required
+def export_download(request, pk):
+    export = get_object_or_404(
+        ModerationExport.objects.select_related("round__unit"),
+        pk=pk,
+        status=ModerationExport.Status.DONE,
+    )
+    response = FileResponse(
+        default_storage.open(export.file.name, "rb"),
+        as_attachment=True,
+        filename=moderation.export_filename(export),
+        content_type="application/pdf" if export.format == "pdf" else "text/csv; charset=utf-8",
+    )
+    response["Cache-Control"] = "private, no-store"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+# --- moderators ----------------------------------------------------------------------
+
+
+def my_reviews(request):
+    if not request.user.is_moderator:
+        _deny(request)
+    samples = _samples_with_people(ModerationSample.objects.moderated_by(request.user)).order_by(
+        "-round__period_end", "assessment_id"
+    )
+    return render(request, "moderation/my_reviews.html", {"samples": samples})
+
+
+def review(request, pk):
+    sample = _sample_or_404(
+        request,
+        _samples_with_people(ModerationSample.objects.moderated_by(request.user)),
+        pk,
+    )
+    context = moderation.review_context(sample)
+    done = getattr(sample, "review", None)
+    form = None
+    if done is None:
+        form = ReviewForm(request.POST or None, judgements=context["judgements"])
+        if request.method == "POST" and form.is_valid():
+            try:
+                moderation.submit_review(sample=sample, by=request.user, **form.review_data())
+            except ValidationError as error:
+                form.add_error(None, error)
+            else:
+                messages.success(request, "Review submitted. Thank you.")
+                return redirect("moderation:review", sample.pk)
+    verdicts = {c.judgement_id: c for c in done.criteria.all()} if done else {}
+    rows = [
+        {
+            "judgement": j,
+            "fields": form.fields_for(j) if form else None,
+            "moderated": verdicts.get(j.pk),
+        }
+        for j in context["judgements"]
+    ]
+    return render(
+        request,
+        "moderation/review.html",
+        {**context, "sample": sample, "done": done, "form": form, "rows": rows},
+    )
+
+
+# --- assessors --------------------------------------------------------------------------
+
+
+def my_decisions(request):
+    if not request.user.is_assessor:
+        _deny(request)
+    samples = _samples_with_people(ModerationSample.objects.decided_by(request.user)).order_by(
+        "-round__period_end", "assessment_id"
+    )
+    return render(request, "moderation/my_decisions.html", {"samples": samples})
+
+
+def decision(request, pk):
+    sample = _sample_or_404(
+        request,
+        _samples_with_people(ModerationSample.objects.decided_by(request.user)).prefetch_related(
+            Prefetch(
+                "review__criteria",
+                queryset=ModeratedCriterion.objects.select_related("judgement__criterion"),
+            ),
+            Prefetch(
+                "review__responses",
+                queryset=AssessorResponse.objects.select_related("responded_by"),
+            ),
+        ),
+        pk,
+    )
+    done = getattr(sample, "review", None)
+    form = ResponseForm(request.POST or None) if done else None
+    if form is not None and request.method == "POST" and form.is_valid():
+        try:
+            moderation.respond(review=done, by=request.user, text=form.cleaned_data["text"])
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(request, "Response recorded.")
+            return redirect("moderation:decision", sample.pk)
+    return render(
+        request, "moderation/decision.html", {"sample": sample, "done": done, "form": form}
+    )

@@ -1,0 +1,352 @@
+"""PDF documents rendered with WeasyPrint from Django templates.
+
+The public API, also used by other reports (e.g. moderation):
+
+``render_pdf(template_name, context, *, variant=None) -> bytes``
+    Render a template to PDF. ``variant`` is ``None`` for an ordinary PDF or
+    ``"archival"`` for PDF/A-3b. Templates extend ``reports/base_report.html``
+    (A4, running header, "Page X of Y" footer, ``static/css/report.css``),
+    whose context needs ``title`` and ``author`` (the PDF's metadata),
+    ``generated_at`` (a datetime) and ``running_head`` (the page header text).
+``html_to_pdf(html, *, variant=None) -> bytes``
+    The WeasyPrint step alone, for HTML already rendered.
+``assessment_record_context(assessment, *, candidate_view=False) -> dict``
+    Everything ``reports/assessment_record.html`` shows, read up front in a
+    fixed number of queries however many criteria, files or changes there are.
+``transcript_context(candidate) -> dict``
+    The same for ``reports/transcript.html``.
+
+Reports never touch the network: stylesheets and fonts come only from the
+project's static files (see ``StaticFilesFetcher``), and the text is set in
+the bundled Source Sans 3, so a record prints the same on every machine.
+"""
+
+import functools
+import mimetypes
+from pathlib import Path
+from urllib.parse import unquote, urljoin, urlsplit
+
+from django.conf import settings
+from django.contrib.staticfiles import finders
+from django.db.models import Prefetch, prefetch_related_objects
+from django.template.loader import render_to_string
+from django.utils import timezone
+from weasyprint import HTML
+from weasyprint.urls import FatalURLFetchingError, URLFetcher, URLFetcherResponse
+
+from evidence.models import Evidence
+from standards.models import PerformanceCriterion, RangeStatement
+
+from .models import Amendment, Assessment, AuditEntry, Enrolment, Judgement
+from .services import RULES_OF_EVIDENCE
+
+# The portal's names for WeasyPrint's PDF variants.
+VARIANTS = {None: None, "archival": "pdf/a-3b"}
+
+# Templates link their stylesheet with {% static %}, as in the browser. For
+# WeasyPrint those links resolve against this origin, which cannot exist (the
+# .invalid domain is reserved), and StaticFilesFetcher answers them from disk.
+BASE_URL = "https://report.invalid/"
+
+
+class StaticFilesFetcher(URLFetcher):
+    """Serves files found by the static files finders, and nothing else.
+
+    Any other URL, or a static path that does not exist, stops the render
+    (``fail_on_errors``) instead of quietly printing in a fallback font.
+    """
+
+    def __init__(self):
+        super().__init__(fail_on_errors=True)
+
+    def fetch(self, url, headers=None):
+        static_prefix = urljoin(BASE_URL, settings.STATIC_URL)
+        if not url.startswith(static_prefix):
+            raise ValueError(f"Reports may only load static files, not {url}")
+        relative = unquote(urlsplit(url).path.removeprefix(urlsplit(static_prefix).path))
+        # find() refuses paths that climb out of the static directories.
+        path = finders.find(relative)
+        if path is None:
+            raise FileNotFoundError(f"No static file {relative!r}")
+        content_type = mimetypes.guess_type(path)[0] or "application/octet-stream"
+        return URLFetcherResponse(
+            url, Path(path).read_bytes(), headers={"Content-Type": content_type}
+        )
+
+
+@functools.cache
+def _fetcher():
+    # One shared instance: building a URLFetcher loads the system's TLS
+    # certificates (about 20 ms), and fetch() above keeps no state.
+    return StaticFilesFetcher()
+
+
+class ReportResourceError(RuntimeError):
+    """A report linked something other than an existing static file."""
+
+
+def html_to_pdf(html, *, variant=None):
+    """Lay out already-rendered report HTML as an A4 PDF and return its bytes."""
+    if variant not in VARIANTS:
+        raise ValueError(f"Unknown PDF variant {variant!r}; choose from {list(VARIANTS)}")
+    try:
+        document = HTML(string=html, base_url=BASE_URL, url_fetcher=_fetcher())
+        return document.write_pdf(pdf_variant=VARIANTS[variant])
+    except FatalURLFetchingError as error:
+        # WeasyPrint stops with a BaseException, which would escape Django's
+        # error handling; an ordinary exception gives a logged 500 instead.
+        raise ReportResourceError(f"{error}: {error.__cause__}") from error
+
+
+def render_pdf(template_name, context, *, variant=None):
+    """Render ``template_name`` with ``context`` to PDF bytes (see the module docstring)."""
+    return html_to_pdf(render_to_string(template_name, context), variant=variant)
+
+
+def result_label(unit, result):
+    """Achieved / Not achieved (NZQA) or Competent / Not yet competent (AU)."""
+    return {
+        Assessment.Result.ACHIEVED: unit.achieved_label,
+        Assessment.Result.NOT_ACHIEVED: unit.not_achieved_label,
+    }.get(result, "")
+
+
+def identifier(candidate, unit):
+    """The learner identifier a result is reported with: (label, value or "")."""
+    if unit.is_nzqa:
+        return "NSN", candidate.national_student_number
+    return "USI", candidate.unique_student_identifier
+
+
+def _filename(*parts, variant):
+    return "-".join([*parts, *(["archival"] if variant else [])]) + ".pdf"
+
+
+def record_filename(assessment, *, variant=None):
+    enrolment = assessment.enrolment
+    return _filename(
+        enrolment.unit.display_code,
+        "assessment-record",
+        enrolment.candidate.username,
+        f"attempt-{assessment.attempt}",
+        variant=variant,
+    )
+
+
+def transcript_filename(candidate, *, variant=None):
+    return _filename("transcript", candidate.username, variant=variant)
+
+
+# --- the assessment record -------------------------------------------------------
+
+
+def _coverage_rule(statement):
+    if statement.coverage == RangeStatement.Coverage.ALL:
+        return "every item required"
+    if statement.coverage == RangeStatement.Coverage.MINIMUM:
+        return f"at least {statement.minimum} required"
+    return "examples only, none required"
+
+
+def _coverage(criterion, judgement):
+    """How much of each range statement of the criterion the judgement covers."""
+    covered_ids = {item.pk for item in judgement.range_items.all()}
+    coverage = []
+    for statement in criterion.range_statements.all():
+        items = list(statement.items.all())
+        coverage.append(
+            {
+                "statement": statement,
+                "covered": [item for item in items if item.pk in covered_ids],
+                "total": len(items),
+                "rule": _coverage_rule(statement),
+            }
+        )
+    return coverage
+
+
+def _verdict_label(value):
+    return Judgement.Verdict(value).label if value else "Not judged"
+
+
+# What a judgement change touched, besides the verdict, in the words of the record.
+CHANGE_LABELS = {
+    "methods": ["methods"],
+    "range": ["range_items"],
+    "rules of evidence": RULES_OF_EVIDENCE,
+    "comment": ["comment"],
+}
+
+
+def _describe_change(entry, unit):
+    """One line saying what an audit entry changed, for people rather than machines."""
+    before, after = entry.before or {}, entry.after or {}
+    if entry.action == "judgement changed" and entry.judgement:
+        changed = [
+            label
+            for label, names in CHANGE_LABELS.items()
+            if any(before.get(name) != after.get(name) for name in names)
+        ]
+        text = (
+            f"{entry.judgement.criterion.number}: {_verdict_label(before.get('verdict'))}"
+            f" → {_verdict_label(after.get('verdict'))}"
+        )
+        return text + (f"; changed {', '.join(changed)}" if changed else "")
+    if entry.action == "submitted":
+        return f"Submitted with {len(after.get('evidence', []))} evidence item(s)"
+    if entry.action == "signed off":
+        return f"Signed off: {result_label(unit, after.get('result'))}"
+    if entry.action == "result amended":
+        return (
+            f"Result {result_label(unit, before.get('result'))} → "
+            f"{result_label(unit, after.get('result'))}: {after.get('reason', '')}"
+        )
+    return entry.action.capitalize()
+
+
+def assessment_record_context(assessment, *, candidate_view=False):
+    """The context of ``reports/assessment_record.html`` for one attempt.
+
+    ``candidate_view`` gives the record as its candidate may see it, as on
+    the assessment page: verdicts and comments only once the result is signed
+    off, and without the staff-only change history.
+    """
+    assessment = (
+        Assessment.objects.select_related(
+            "enrolment__candidate",
+            "enrolment__unit",
+            "enrolment__assessor",
+            "sign_off__signed_by",
+        )
+        .prefetch_related(
+            Prefetch("judgements", queryset=Judgement.objects.prefetch_related("range_items")),
+            Prefetch(
+                "evidence",
+                queryset=Evidence.objects.order_by(
+                    "occurred_on", "created_at", "pk"
+                ).prefetch_related("files"),
+            ),
+            Prefetch("amendments", queryset=Amendment.objects.select_related("amended_by")),
+            Prefetch(
+                "audit", queryset=AuditEntry.objects.select_related("actor", "judgement__criterion")
+            ),
+        )
+        .get(pk=assessment.pk)
+    )
+    enrolment = assessment.enrolment
+    unit, candidate = enrolment.unit, enrolment.candidate
+    prefetch_related_objects(
+        [unit],
+        Prefetch(
+            "outcomes__criteria",
+            queryset=PerformanceCriterion.objects.prefetch_related("range_statements__items"),
+        ),
+    )
+    signed = getattr(assessment, "sign_off", None)
+    show_judgements = not candidate_view or signed is not None
+    judgements = {j.criterion_id: j for j in assessment.judgements.all()}
+    outcomes = []
+    for outcome in unit.outcomes.all():
+        rows = []
+        for criterion in outcome.criteria.all():
+            judgement = judgements.get(criterion.pk) if show_judgements else None
+            rows.append(
+                {
+                    "criterion": criterion,
+                    "judgement": judgement,
+                    "verdict": _verdict_label(judgement.verdict if judgement else ""),
+                    "coverage": _coverage(criterion, judgement) if judgement else [],
+                    "rules": [
+                        rule for rule in RULES_OF_EVIDENCE if getattr(judgement, rule, False)
+                    ],
+                }
+            )
+        outcomes.append({"outcome": outcome, "rows": rows})
+
+    amendments = [
+        {
+            "amendment": amendment,
+            "previous": result_label(unit, amendment.previous_result),
+            "new": result_label(unit, amendment.new_result),
+        }
+        for amendment in assessment.amendments.all()
+    ]
+    history = [
+        {"entry": entry, "what": _describe_change(entry, unit)} for entry in assessment.audit.all()
+    ]
+    identifier_label, identifier_value = identifier(candidate, unit)
+    return {
+        "title": (
+            f"Assessment record: {unit.display_code} {unit.title} – {candidate}, "
+            f"attempt {assessment.attempt}"
+        ),
+        "author": str(enrolment.assessor),
+        "generated_at": timezone.now(),
+        "running_head": f"{unit.display_code} · {candidate}",
+        "assessment": assessment,
+        "enrolment": enrolment,
+        "unit": unit,
+        "candidate": candidate,
+        "identifier_label": identifier_label,
+        "identifier": identifier_value,
+        "sign_off": signed,
+        "signed_result": result_label(unit, signed.result) if signed else "",
+        "outcomes": outcomes,
+        "show_judgements": show_judgements,
+        "evidence": list(assessment.evidence.all()),
+        "amendments": amendments,
+        "staff_view": not candidate_view,
+        "history": history,
+    }
+
+
+# --- the candidate transcript -----------------------------------------------------
+
+
+def transcript_context(candidate):
+    """The context of ``reports/transcript.html``: every unit with its current result.
+
+    The current result is the latest attempt's: signed off (with its date, and
+    the latest amendment's if corrected) or, until then, in progress.
+    """
+    enrolments = (
+        candidate.enrolments.select_related("unit", "assessor")
+        .prefetch_related(
+            Prefetch(
+                "assessments",
+                queryset=Assessment.objects.select_related("sign_off").prefetch_related(
+                    "amendments"
+                ),
+            )
+        )
+        .order_by("unit__framework", "unit__code")
+    )
+    rows = []
+    for enrolment in enrolments:
+        attempts = list(enrolment.assessments.all())  # ordered by attempt
+        latest = attempts[-1] if attempts else None
+        signed = getattr(latest, "sign_off", None)
+        amendments = list(latest.amendments.all()) if signed else []
+        rows.append(
+            {
+                "enrolment": enrolment,
+                "unit": enrolment.unit,
+                "attempt": latest.attempt if latest else None,
+                "result": result_label(enrolment.unit, latest.result) if signed else "",
+                "achieved": signed is not None and latest.result == Assessment.Result.ACHIEVED,
+                "signed_at": signed.signed_at if signed else None,
+                "amended_at": amendments[-1].amended_at if amendments else None,
+                "withdrawn": enrolment.status == Enrolment.Status.WITHDRAWN,
+            }
+        )
+    return {
+        "title": f"Transcript: {candidate}",
+        "author": "Assessment Portal",
+        "generated_at": timezone.now(),
+        "running_head": f"Transcript · {candidate}",
+        "candidate": candidate,
+        "rows": rows,
+        "nzqa_credits": sum(
+            row["unit"].credits or 0 for row in rows if row["achieved"] and row["unit"].is_nzqa
+        ),
+    }
