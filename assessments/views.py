@@ -22,16 +22,22 @@ from .forms import (
 from .models import Assessment, Cohort, Enrolment
 
 
+def _filter_by_unit_and_cohort(queryset, request, via=""):
+    """Apply the ?unit= and ?cohort= filters; ``via`` is the path to the enrolment."""
+    unit_code = request.GET.get("unit", "")
+    if unit_code:
+        queryset = queryset.filter(**{f"{via}unit__code": unit_code})
+    cohort_id = request.GET.get("cohort", "")
+    if cohort_id.isdigit():
+        queryset = queryset.filter(**{f"{via}cohort_id": cohort_id})
+    return queryset, unit_code, cohort_id
+
+
 def enrolment_list(request):
     enrolments = Enrolment.objects.visible_to(request.user).select_related(
         "candidate", "unit", "assessor", "cohort"
     )
-    unit_code = request.GET.get("unit", "")
-    if unit_code:
-        enrolments = enrolments.filter(unit__code=unit_code)
-    cohort_id = request.GET.get("cohort", "")
-    if cohort_id.isdigit():
-        enrolments = enrolments.filter(cohort_id=cohort_id)
+    enrolments, unit_code, cohort_id = _filter_by_unit_and_cohort(enrolments, request)
     page = Paginator(enrolments, 50).get_page(request.GET.get("page"))
     return render(
         request,
@@ -165,12 +171,7 @@ def queue(request):
         .annotate(total=Count("pk"))
         .order_by("enrolment__unit__code")
     )
-    unit_code = request.GET.get("unit", "")
-    if unit_code:
-        waiting = waiting.filter(enrolment__unit__code=unit_code)
-    cohort_id = request.GET.get("cohort", "")
-    if cohort_id.isdigit():
-        waiting = waiting.filter(enrolment__cohort_id=cohort_id)
+    waiting, unit_code, cohort_id = _filter_by_unit_and_cohort(waiting, request, via="enrolment__")
     waiting = waiting.select_related(
         "enrolment__candidate", "enrolment__unit", "enrolment__assessor", "enrolment__cohort"
     ).order_by("submitted_at")

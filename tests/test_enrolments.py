@@ -134,3 +134,16 @@ def test_demo_login_works(client, settings):
     )
     assert response.context["user"].username == "candidate"
     assert "My units" in response.content.decode()
+
+
+def test_pages_of_a_filtered_list_keep_the_filter(client, people, make_user):
+    unit = Unit.objects.get(code="57")
+    for i in range(51):
+        services.enrol(
+            candidate=make_user(f"p{i}"), unit=unit, assessor=people["assessor"], by=people["admin"]
+        )
+    client.force_login(people["admin"])
+    page = client.get(reverse("assessments:enrolment_list"), {"unit": "57"}).content.decode()
+    assert 'href="?unit=57&amp;page=2">Next</a>' in page
+    second = client.get(reverse("assessments:enrolment_list"), {"unit": "57", "page": 2})
+    assert len(second.context["page"]) == 1
