@@ -3,7 +3,9 @@
 from django.db.models import Count, F, Prefetch, Q
 from django.utils import timezone
 
-from .models import Assessment, Cohort, Enrolment, SignOff
+from standards.models import Unit
+
+from .models import Assessment, Cohort, Enrolment, ModerationRound, SignOff
 
 CRITERIA = "unit__outcomes__criteria"
 
@@ -56,19 +58,26 @@ def candidate_enrolments(user):
     return enrolments
 
 
+def waiting_by_unit(waiting):
+    """Counts of attempts awaiting judgement, per unit, for the queue and dashboards."""
+    return Unit.objects.filter(enrolments__assessments__in=waiting).annotate(
+        total=Count("enrolments__assessments")
+    )
+
+
 def assessor_summary(user):
     waiting = Assessment.objects.visible_to(user).filter(status=Assessment.Status.SUBMITTED)
-    by_unit = (
-        waiting.values("enrolment__unit__code")
-        .annotate(total=Count("pk"))
-        .order_by("enrolment__unit__code")
+    decisions = (
+        SignOff.objects.all() if user.is_administrator else SignOff.objects.filter(signed_by=user)
     )
-    recent = (
-        SignOff.objects.filter(signed_by=user)
-        .select_related("assessment__enrolment__candidate", "assessment__enrolment__unit")
-        .order_by("-signed_at")[:10]
-    )
-    return {"waiting_by_unit": by_unit, "waiting_total": waiting.count(), "recent": recent}
+    recent = decisions.select_related(
+        "signed_by", "assessment__enrolment__candidate", "assessment__enrolment__unit"
+    ).order_by("-signed_at")[:10]
+    return {
+        "waiting_by_unit": waiting_by_unit(waiting),
+        "waiting_total": waiting.count(),
+        "recent": recent,
+    }
 
 
 def administrator_summary():
@@ -92,4 +101,12 @@ def administrator_summary():
         .select_related("candidate", "unit", "assessor")
         .order_by("due_date")[:50]
     )
-    return {"cohorts": cohorts, "overdue": overdue, "today": today}
+    rounds = (
+        ModerationRound.objects.select_related("unit")
+        .annotate(
+            sampled=Count("samples", distinct=True),
+            reviewed=Count("samples__review", distinct=True),
+        )
+        .order_by("-created_at")[:5]
+    )
+    return {"cohorts": cohorts, "overdue": overdue, "today": today, "rounds": rounds}

@@ -9,7 +9,7 @@ from django.views.decorators.http import require_POST
 from assessment_portal.access import administrator_required, get_visible_or_404
 from standards.models import Unit
 
-from . import services
+from . import dashboards, services
 from .forms import (
     AmendmentForm,
     AssessorForm,
@@ -166,11 +166,7 @@ def queue(request):
     if request.user.is_candidate:
         raise Http404
     waiting = Assessment.objects.visible_to(request.user).filter(status=Assessment.Status.SUBMITTED)
-    counts = (
-        waiting.values("enrolment__unit__code")
-        .annotate(total=Count("pk"))
-        .order_by("enrolment__unit__code")
-    )
+    counts = dashboards.waiting_by_unit(waiting)
     waiting, unit_code, cohort_id = _filter_by_unit_and_cohort(waiting, request, via="enrolment__")
     waiting = waiting.select_related(
         "enrolment__candidate", "enrolment__unit", "enrolment__assessor", "enrolment__cohort"
@@ -181,7 +177,7 @@ def queue(request):
         {
             "page": Paginator(waiting, 50).get_page(request.GET.get("page")),
             "counts": counts,
-            "total": sum(row["total"] for row in counts),
+            "total": sum(unit.total for unit in counts),
             "units": Unit.objects.all(),
             "cohorts": Cohort.objects.all(),
             "unit_code": unit_code,

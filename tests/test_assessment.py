@@ -429,6 +429,7 @@ def test_queue_lists_submissions_with_counts_and_filters(client, people, make_us
     client.force_login(people["assessor"])
     page = client.get(reverse("assessments:queue"))
     assert page.context["total"] == 2
+    assert "US57: 1" in page.content.decode()
     filtered = client.get(reverse("assessments:queue"), {"unit": "57"})
     assert [a.enrolment.candidate.username for a in filtered.context["page"]] == ["cand"]
     client.force_login(people["other_assessor"])

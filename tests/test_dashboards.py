@@ -72,7 +72,9 @@ def test_assessor_dashboard_counts_waiting_and_recent_decisions(client, people, 
     client.force_login(people["assessor"])
     response = client.get(reverse("home"))
     assert response.context["waiting_total"] == 3
-    assert "Awaiting judgement: 3" in response.content.decode()
+    content = response.content.decode()
+    assert "Awaiting judgement: 3" in content
+    assert "US57 Provide customer service" in content
 
 
 def test_administrator_dashboard_lists_overdue_and_cohorts(
@@ -87,3 +89,4 @@ def test_administrator_dashboard_lists_overdue_and_cohorts(
     content = response.content.decode()
     assert "Intake A" in content
     assert "due 1 Jan 2020" in content
+    assert "No moderation rounds yet." in content

@@ -1,9 +1,13 @@
-"""axe-core in Chromium over every main page: no serious or critical violation."""
+"""axe-core in Chromium over every main page, for every role, on the demo data
+(``seed_demo``): no serious or critical violation. Then the keyboard: the skip
+link, the collapsed navbar at tablet width and the navbar's dropdown menus."""
 
 import pytest
 from django.core.management import call_command
+from django.urls import reverse
 
-from assessments.models import Assessment, Enrolment
+from assessments.models import Assessment, Cohort, Enrolment, ModerationRound, ModerationSample
+from evidence.models import Evidence
 
 from .conftest import log_in, serious_violations
 
@@ -19,47 +23,185 @@ def demo(site, settings):
     settings.DEBUG = False
 
 
-def check(page, path):
-    page.goto(path)
-    assert page.title(), path
-    assert serious_violations(page) == [], path
+def attempt(username, code, number=1):
+    return Assessment.objects.get(
+        enrolment__candidate__username=username, enrolment__unit__code=code, attempt=number
+    )
 
 
-def test_login_page(page):
-    check(page, "/accounts/login/")
-    check(page, "/accounts/password_reset/")
+def enrolment(username, code):
+    return Enrolment.objects.get(candidate__username=username, unit__code=code)
 
 
-def test_administrator_pages(page, demo):
-    log_in(page, "admin", DEMO_PASSWORD)
-    enrolment = Enrolment.objects.first()
-    for path in [
-        "/enrolments/",
-        enrolment.get_absolute_url(),
-        "/enrolments/new/",
-        "/cohorts/",
-        "/cohorts/new/",
-        "/people/",
-        "/people/new/",
-        "/people/import/",
-        "/assess/",
-        "/standards/",
-        "/standards/57/",
-        "/standards/BSBCUS301B/",
-        "/accounts/password_change/",
-    ]:
-        check(page, path)
+def administrator_pages():
+    lucy = enrolment("candidate2", "57")
+    mia = attempt("candidate4", "BSBCUS301B")
+    cohort = Cohort.objects.get(name__contains="(AU)")
+    round_ = ModerationRound.objects.get()
+    sample = ModerationSample.objects.filter(round=round_).first()
+    return [
+        "/",
+        reverse("assessments:enrolment_list"),
+        lucy.get_absolute_url(),
+        reverse("assessments:enrolment_create"),
+        reverse("assessments:enrolment_reassign", args=[lucy.pk]),
+        reverse("assessments:cohort_list"),
+        cohort.get_absolute_url(),
+        reverse("assessments:cohort_create"),
+        reverse("assessments:cohort_edit", args=[cohort.pk]),
+        reverse("user_list"),
+        reverse("user_create"),
+        reverse("candidate_import"),
+        reverse("user_edit", args=[lucy.candidate_id]),
+        reverse("assessments:queue"),
+        reverse("evidence:evidence_list"),
+        reverse("evidence:evidence_list") + f"?candidate={lucy.candidate_id}",
+        mia.get_absolute_url(),
+        reverse("assessments:amend", args=[mia.pk]),
+        reverse("reports:assessment_record_preview", args=[mia.pk]),
+        reverse("reports:transcript_preview", args=[mia.enrolment.candidate_id]),
+        reverse("moderation:round_list"),
+        reverse("moderation:round_create"),
+        round_.get_absolute_url(),
+        reverse("moderation:round_summary", args=[round_.pk]),
+        reverse("moderation:round_export", args=[round_.pk]),
+        reverse("moderation:sample_assign", args=[sample.pk]),
+        # The administrator moderates the demo round.
+        reverse("moderation:my_reviews"),
+        sample.get_absolute_url(),
+        reverse("standards:unit_list"),
+        reverse("standards:unit_detail", args=["57"]),
+        reverse("standards:unit_detail", args=["BSBCUS301B"]),
+        reverse("standards:unit_detail", args=["BSBCUS501B"]),
+        reverse("password_change"),
+    ]
 
 
-def test_candidate_pages(page, demo):
-    log_in(page, "candidate", DEMO_PASSWORD)
-    for path in [
-        "/enrolments/",
-        Assessment.objects.filter(enrolment__candidate__username="candidate")
-        .first()
-        .get_absolute_url(),
-    ]:
-        check(page, path)
+def assessor_pages():
+    lucy = enrolment("candidate2", "57")
+    submitted = attempt("candidate2", "57")
+    locked = Evidence.objects.get(candidate__username="candidate2")
+    return [
+        "/",
+        reverse("assessments:queue"),
+        # The marking page: Lucy's US57 attempt is waiting for this assessor.
+        submitted.get_absolute_url(),
+        reverse("assessments:enrolment_list"),
+        lucy.get_absolute_url(),
+        reverse("evidence:evidence_list") + f"?candidate={lucy.candidate_id}",
+        locked.get_absolute_url(),
+        reverse("evidence:coverage", args=[lucy.pk]),
+        reverse("evidence:evidence_create", args=["observation"]),
+        reverse("evidence:evidence_create", args=["questioning"]),
+        reverse("evidence:evidence_create", args=["third_party"]),
+        reverse("reports:transcript_preview", args=[lucy.candidate_id]),
+        reverse("moderation:my_decisions"),
+    ]
+
+
+def second_assessor_pages():
+    mia = attempt("candidate4", "BSBCUS301B")
+    jack = attempt("candidate3", "BSBCUS301B")
+    sample = ModerationSample.objects.get(assessment=mia)
+    return [
+        "/",
+        mia.get_absolute_url(),
+        jack.get_absolute_url(),
+        reverse("assessments:amend", args=[mia.pk]),
+        reverse("reports:assessment_record_preview", args=[mia.pk]),
+        reverse("moderation:my_decisions"),
+        reverse("moderation:decision", args=[sample.pk]),
+        reverse("moderation:my_reviews"),
+    ]
+
+
+def candidate_pages():
+    tama = enrolment("candidate", "57")
+    evidence = Evidence.objects.get(candidate__username="candidate")
+    return [
+        "/",
+        reverse("assessments:enrolment_list"),
+        tama.get_absolute_url(),
+        attempt("candidate", "57").get_absolute_url(),
+        reverse("evidence:evidence_list"),
+        evidence.get_absolute_url(),
+        reverse("evidence:evidence_edit", args=[evidence.pk]),
+        reverse("evidence:evidence_map", args=[evidence.pk]),
+        reverse("evidence:evidence_create", args=["file"]),
+        reverse("evidence:evidence_create", args=["written"]),
+        reverse("evidence:coverage", args=[tama.pk]),
+        reverse("evidence:submit", args=[tama.pk]),
+        reverse("reports:transcript_preview", args=[tama.candidate_id]),
+        reverse("password_change"),
+    ]
+
+
+def submitted_candidate_pages():
+    lucy = enrolment("candidate2", "57")
+    return [
+        attempt("candidate2", "57").get_absolute_url(),
+        Evidence.objects.get(candidate__username="candidate2").get_absolute_url(),
+        reverse("evidence:submit", args=[lucy.pk]),
+    ]
+
+
+def resubmitting_candidate_pages():
+    jack = enrolment("candidate3", "BSBCUS301B")
+    return [
+        "/",
+        jack.get_absolute_url(),
+        attempt("candidate3", "BSBCUS301B", 1).get_absolute_url(),
+        attempt("candidate3", "BSBCUS301B", 2).get_absolute_url(),
+        reverse("evidence:coverage", args=[jack.pk]),
+        reverse("evidence:submit", args=[jack.pk]),
+    ]
+
+
+def competent_candidate_pages():
+    mia = attempt("candidate4", "BSBCUS301B")
+    return [
+        "/",
+        mia.get_absolute_url(),
+        reverse("reports:assessment_record_preview", args=[mia.pk]),
+        reverse("reports:transcript_preview", args=[mia.enrolment.candidate_id]),
+    ]
+
+
+PAGES = {
+    "admin": administrator_pages,
+    "assessor": assessor_pages,
+    "assessor2": second_assessor_pages,
+    "candidate": candidate_pages,
+    "candidate2": submitted_candidate_pages,
+    "candidate3": resubmitting_candidate_pages,
+    "candidate4": competent_candidate_pages,
+}
+
+
+def audit(page, paths):
+    """Every page's serious and critical violations, by path (all of them, not just the first)."""
+    found = {}
+    for path in paths:
+        response = page.goto(path)
+        assert response.ok, f"{path}: HTTP {response.status}"
+        assert page.title(), path
+        violations = serious_violations(page)
+        if violations:
+            found[path] = violations
+    return found
+
+
+def test_login_pages(page):
+    assert (
+        audit(page, [reverse("login"), reverse("password_reset"), reverse("password_reset_done")])
+        == {}
+    )
+
+
+@pytest.mark.parametrize("username", PAGES)
+def test_every_main_page_of_each_role(page, demo, username):
+    log_in(page, username, DEMO_PASSWORD)
+    assert audit(page, PAGES[username]()) == {}
 
 
 def test_keyboard_user_can_reach_main_content(page, demo):
@@ -70,3 +212,60 @@ def test_keyboard_user_can_reach_main_content(page, demo):
     assert skip.evaluate("el => el === document.activeElement")
     page.keyboard.press("Enter")
     assert page.evaluate("() => document.activeElement.id") == "main"
+
+
+def is_focused(locator):
+    return locator.evaluate("el => el === document.activeElement")
+
+
+def open_menu_by_keyboard(page, name, key, first_item):
+    """Open a navbar dropdown from the keyboard, walk into it, close it with Escape."""
+    toggle = page.get_by_role("button", name=name)
+    toggle.focus()
+    page.keyboard.press(key)
+    item = page.get_by_role("link", name=first_item)
+    item.wait_for(state="visible")
+    assert toggle.get_attribute("aria-expanded") == "true"
+    page.keyboard.press("ArrowDown")
+    assert is_focused(item), f"{name}: ArrowDown does not reach {first_item!r}"
+    page.keyboard.press("Escape")
+    item.wait_for(state="hidden")
+    assert is_focused(toggle), f"{name}: Escape does not return focus to the toggle"
+
+
+def test_navbar_dropdowns_open_with_the_keyboard(page, demo):
+    log_in(page, "admin", DEMO_PASSWORD)
+    page.goto("/")
+    open_menu_by_keyboard(page, "Moderation", "Enter", "Moderation rounds")
+    open_menu_by_keyboard(page, "Administration", "Space", "People")
+    open_menu_by_keyboard(page, "Aroha Ngata", "Enter", "Change password")
+
+
+def test_tablet_navbar_collapses_and_opens_by_keyboard(browser, site, demo):
+    context = browser.new_context(viewport={"width": 768, "height": 1024}, base_url=site.url)
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    try:
+        log_in(page, "admin", DEMO_PASSWORD)
+        page.goto("/")
+        toggler = page.get_by_role("button", name="Toggle navigation")
+        assert toggler.is_visible()
+        units = page.get_by_role("link", name="Units", exact=True)
+        assert not units.is_visible(), "the menu should be collapsed at tablet width"
+
+        toggler.focus()
+        page.keyboard.press("Enter")
+        units.wait_for(state="visible")
+        assert toggler.get_attribute("aria-expanded") == "true"
+        # The menu's dropdowns work from the keyboard inside the collapsed menu too.
+        open_menu_by_keyboard(page, "Administration", "Enter", "People")
+
+        toggler.focus()
+        page.keyboard.press("Space")
+        units.wait_for(state="hidden")
+        assert toggler.get_attribute("aria-expanded") == "false"
+        page.keyboard.press("Space")
+        units.wait_for(state="visible")
+        assert serious_violations(page) == []
+    finally:
+        context.close()
