@@ -2,18 +2,41 @@
 (``seed_demo``): no serious or critical violation. Then the keyboard: the skip
 link, the collapsed navbar at tablet width and the navbar's dropdown menus."""
 
+import re
+
 import pytest
 from django.core.management import call_command
 from django.urls import reverse
+from playwright.sync_api import expect
 
 from assessments.models import Assessment, Cohort, Enrolment, ModerationRound, ModerationSample
 from evidence.models import Evidence
 
-from .conftest import log_in, serious_violations
+from .conftest import AXE, log_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 DEMO_PASSWORD = "demo-portal-2026"
+
+
+# conftest.serious_violations, made quicker for many pages: axe-core is loaded by the
+# browser into every page it opens, and returns only its violations (handing back
+# every rule that passed, with its elements, took half of the time).
+SERIOUS = """async () => (await axe.run(document, {resultTypes: ["violations"]})).violations
+  .filter(v => v.impact === "serious" || v.impact === "critical")
+  .map(v => ({
+    id: v.id, impact: v.impact, help: v.help, elements: v.nodes.slice(0, 5).map(n => n.target)
+  }))"""
+
+
+def serious_violations(page):
+    return page.evaluate(SERIOUS)
+
+
+@pytest.fixture
+def page(page):
+    page.context.add_init_script(path=str(AXE))
+    return page
 
 
 @pytest.fixture
@@ -204,6 +227,56 @@ def test_every_main_page_of_each_role(page, demo, username):
     assert audit(page, PAGES[username]()) == {}
 
 
+def test_pages_showing_errors_and_htmx_updates(page, demo):
+    """Error messages and htmx swaps change the markup; axe checks it in those states too."""
+    found = {}
+
+    def check(state):
+        violations = serious_violations(page)
+        if violations:
+            found[state] = violations
+
+    log_in(page, "assessor", DEMO_PASSWORD)
+    page.goto(attempt("candidate2", "57").get_absolute_url())
+    card = page.get_by_role("article", name=re.compile(r"^1\.2 "))
+    card.get_by_label("Satisfactory", exact=True).check()
+    card.get_by_role("button", name="Save 1.2").click()
+    expect(card.get_by_role("alert")).to_be_visible()
+    check("judgement refused")
+    card = page.get_by_role("article", name=re.compile(r"^1\.1 "))
+    card.get_by_label("Not yet satisfactory", exact=True).check()
+    card.get_by_label("Comment").fill("Define customer care in your own words.")
+    card.get_by_role("button", name="Save 1.1").click()
+    expect(card.get_by_role("status")).to_have_text("Saved.")
+    expect(page.get_by_role("button", name="Sign off the result")).to_be_disabled()
+    check("judgement saved, progress and sign-off swapped in")
+
+    log_in(page, "candidate", DEMO_PASSWORD)
+    page.goto(reverse("evidence:evidence_create", args=["written"]))
+    page.get_by_role("button", name="Add to portfolio").click()
+    expect(page.get_by_text("This field is required.").first).to_be_visible()
+    check("evidence form with errors")
+    page.goto(
+        reverse(
+            "evidence:evidence_map", args=[Evidence.objects.get(candidate__username="candidate").pk]
+        )
+    )
+    page.get_by_role("button", name="Map", exact=True).click()
+    expect(page.get_by_text("This field is required.")).to_be_visible()
+    check("map form with errors")
+
+    log_in(page, "admin", DEMO_PASSWORD)
+    page.goto(reverse("moderation:round_create"))
+    page.get_by_label("Unit").select_option(label="US57 Provide customer service")
+    page.get_by_label("Name").fill("Nothing to moderate")
+    page.get_by_label("First day").fill("2025-01-01")
+    page.get_by_label("Last day").fill("2025-01-31")
+    page.get_by_role("button", name="Create round").click()
+    expect(page.get_by_text("No attempts at US57 were signed off")).to_be_visible()
+    check("round form with errors")
+    assert found == {}
+
+
 def test_keyboard_user_can_reach_main_content(page, demo):
     log_in(page, "assessor", DEMO_PASSWORD)
     page.goto("/enrolments/")
@@ -212,6 +285,11 @@ def test_keyboard_user_can_reach_main_content(page, demo):
     assert skip.evaluate("el => el === document.activeElement")
     page.keyboard.press("Enter")
     assert page.evaluate("() => document.activeElement.id") == "main"
+
+
+# Bootstrap's collapse: "collapsing" while it slides, then "collapse show" when open.
+OPEN = re.compile(r"(^|\s)show(\s|$)")
+OPEN_OR_MOVING = re.compile(r"(^|\s)(show|collapsing)(\s|$)")
 
 
 def is_focused(locator):
@@ -239,33 +317,61 @@ def test_navbar_dropdowns_open_with_the_keyboard(page, demo):
     open_menu_by_keyboard(page, "Moderation", "Enter", "Moderation rounds")
     open_menu_by_keyboard(page, "Administration", "Space", "People")
     open_menu_by_keyboard(page, "Aroha Ngata", "Enter", "Change password")
+    page.get_by_role("button", name="Aroha Ngata").click()
+    expect(page.get_by_text("Administrator, moderator", exact=True)).to_be_visible()
+
+
+def test_navbar_fits_every_width_without_sideways_scrolling(page, demo):
+    """The administrator's navbar is the longest: it must collapse before it overflows."""
+    log_in(page, "admin", DEMO_PASSWORD)
+    toggler = page.get_by_role("button", name="Toggle navigation")
+    for width, collapsed in [(768, True), (1024, True), (1199, True), (1200, False), (1280, False)]:
+        page.set_viewport_size({"width": width, "height": 900})
+        assert page.evaluate("() => document.documentElement.scrollWidth") <= width, width
+        assert toggler.is_visible() == collapsed, width
 
 
 def test_tablet_navbar_collapses_and_opens_by_keyboard(browser, site, demo):
-    context = browser.new_context(viewport={"width": 768, "height": 1024}, base_url=site.url)
+    # Reduced motion: Bootstrap then skips its transitions, so axe never measures the
+    # colours of a button halfway through a fade.
+    context = browser.new_context(
+        viewport={"width": 768, "height": 1024}, base_url=site.url, reduced_motion="reduce"
+    )
     context.set_default_timeout(15_000)
+    context.add_init_script(path=str(AXE))
     page = context.new_page()
     try:
         log_in(page, "admin", DEMO_PASSWORD)
         page.goto("/")
         toggler = page.get_by_role("button", name="Toggle navigation")
-        assert toggler.is_visible()
-        units = page.get_by_role("link", name="Units", exact=True)
-        assert not units.is_visible(), "the menu should be collapsed at tablet width"
+        menu = page.locator("#main-nav")
+        units = menu.get_by_role("link", name="Units", exact=True)
+        expect(toggler).to_be_visible()
+        expect(toggler).to_have_attribute("aria-expanded", "false")
+        expect(units).to_be_hidden()
+        assert serious_violations(page) == []
 
         toggler.focus()
         page.keyboard.press("Enter")
-        units.wait_for(state="visible")
-        assert toggler.get_attribute("aria-expanded") == "true"
-        # The menu's dropdowns work from the keyboard inside the collapsed menu too.
+        # Bootstrap ignores the toggler while the menu slides, so wait until it has settled.
+        expect(menu).to_have_class(OPEN)
+        expect(toggler).to_have_attribute("aria-expanded", "true")
+        expect(units).to_be_visible()
+        # The dropdowns work from the keyboard inside the opened menu too.
         open_menu_by_keyboard(page, "Administration", "Enter", "People")
+        open_menu_by_keyboard(page, "Aroha Ngata", "Space", "Change password")
+        page.keyboard.press("Enter")
+        expect(page.get_by_role("link", name="Change password")).to_be_visible()
+        assert serious_violations(page) == []
+        page.keyboard.press("Escape")
 
         toggler.focus()
         page.keyboard.press("Space")
-        units.wait_for(state="hidden")
-        assert toggler.get_attribute("aria-expanded") == "false"
+        expect(menu).not_to_have_class(OPEN_OR_MOVING)
+        expect(toggler).to_have_attribute("aria-expanded", "false")
+        expect(units).to_be_hidden()
         page.keyboard.press("Space")
-        units.wait_for(state="visible")
-        assert serious_violations(page) == []
+        expect(menu).to_have_class(OPEN)
+        expect(units).to_be_visible()
     finally:
         context.close()
