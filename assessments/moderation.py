@@ -585,6 +585,20 @@ def summary(round_):
 # --- the report --------------------------------------------------------------------------
 
 
+def review_prefetches():
+    """A sample's review with its per-criterion verdicts and the assessor's responses."""
+    return [
+        Prefetch(
+            "review__criteria",
+            queryset=ModeratedCriterion.objects.select_related("judgement__criterion"),
+        ),
+        Prefetch(
+            "review__responses",
+            queryset=AssessorResponse.objects.select_related("responded_by"),
+        ),
+    ]
+
+
 def report_samples(round_):
     """Every sample of the round with its review, read in a fixed number of queries."""
     return list(
@@ -601,14 +615,7 @@ def report_samples(round_):
                     "criterion__sort_key"
                 ),
             ),
-            Prefetch(
-                "review__criteria",
-                queryset=ModeratedCriterion.objects.select_related("judgement__criterion"),
-            ),
-            Prefetch(
-                "review__responses",
-                queryset=AssessorResponse.objects.select_related("responded_by"),
-            ),
+            *review_prefetches(),
         )
         .order_by("assessment__enrolment__candidate__last_name", "assessment__pk")
     )

@@ -2,7 +2,7 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 from django.core.paginator import Paginator
-from django.db.models import Count, Prefetch
+from django.db.models import Count
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.defaultfilters import pluralize
@@ -12,8 +12,6 @@ from assessment_portal.access import administrator_required, get_visible_or_404,
 
 from . import moderation
 from .models import (
-    AssessorResponse,
-    ModeratedCriterion,
     ModerationExport,
     ModerationRound,
     ModerationSample,
@@ -269,14 +267,7 @@ def decision(request, pk):
     sample = _sample_or_404(
         request,
         _samples_with_people(ModerationSample.objects.decided_by(request.user)).prefetch_related(
-            Prefetch(
-                "review__criteria",
-                queryset=ModeratedCriterion.objects.select_related("judgement__criterion"),
-            ),
-            Prefetch(
-                "review__responses",
-                queryset=AssessorResponse.objects.select_related("responded_by"),
-            ),
+            *moderation.review_prefetches()
         ),
         pk,
     )

@@ -4,6 +4,16 @@ import pytest
 
 from standards.services import import_unit_file
 
+# US57 criterion 1.2's range ("includes but is not limited to": every item is required).
+US57_1_2_RANGE = [
+    "customer",
+    "front-line customer service staff",
+    "back-up staff",
+    "suppliers",
+    "manufacturers",
+    "distributors",
+]
+
 UNIT_FILES = sorted((Path(__file__).resolve().parent.parent / "fixtures" / "units").glob("*.json"))
 
 

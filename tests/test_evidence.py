@@ -22,16 +22,9 @@ from evidence import services
 from evidence.models import Evidence, EvidenceFile, EvidenceMapping
 from standards.models import PerformanceCriterion, RangeItem, Unit
 
-pytestmark = pytest.mark.django_db
+from .conftest import US57_1_2_RANGE
 
-US57_1_2_RANGE = [
-    "customer",
-    "front-line customer service staff",
-    "back-up staff",
-    "suppliers",
-    "manufacturers",
-    "distributors",
-]
+pytestmark = pytest.mark.django_db
 
 
 @cache

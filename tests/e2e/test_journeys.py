@@ -19,6 +19,7 @@ from assessments.models import Assessment
 from assessments.services import enrol
 from standards.models import Unit
 
+from ..conftest import US57_1_2_RANGE
 from .conftest import log_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -28,14 +29,6 @@ DEMO_PASSWORD = "demo-portal-2026"
 US57_CRITERIA = ["1.1", "1.2", "1.3", "1.4", "2.1", "2.2", "2.3", "2.4", "3.1", "3.2", "3.3", "3.4"]
 # Those whose range must be covered in full ("includes but is not limited to").
 US57_FULL_RANGE = {"1.2", "1.3", "1.4", "2.1", "2.2", "3.2"}
-SERVICE_CHAIN = [
-    "customer",
-    "front-line customer service staff",
-    "back-up staff",
-    "suppliers",
-    "manufacturers",
-    "distributors",
-]
 
 
 @pytest.fixture
@@ -94,7 +87,7 @@ def test_candidate_uploads_maps_and_submits(page, make_user, tmp_path):
     page.get_by_label("1.1 Terms customer care").check()
     page.get_by_label("1.2 Participants in the service chain").check()
     range_items = page.get_by_role("group", name="Range items it covers")
-    for item in SERVICE_CHAIN:
+    for item in US57_1_2_RANGE:
         range_items.get_by_label(item, exact=True).check()
     page.get_by_label("Note").fill("The chart names each participant and their role.")
     page.get_by_role("button", name="Map", exact=True).click()
