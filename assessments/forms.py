@@ -174,7 +174,6 @@ class AmendmentForm(forms.Form):
     def __init__(self, *args, unit, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["new_result"].choices = [
-            (Assessment.Result.ACHIEVED, unit.achieved_label),
-            (Assessment.Result.NOT_ACHIEVED, unit.not_achieved_label),
+            (result, unit.result_label(result)) for result in Assessment.Result.values
         ]
         self.helper = _helper("Record the amendment")

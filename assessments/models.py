@@ -160,12 +160,7 @@ class Assessment(models.Model):
 
     @property
     def result_label(self):
-        unit = self.enrolment.unit
-        if self.result == self.Result.ACHIEVED:
-            return unit.achieved_label
-        if self.result == self.Result.NOT_ACHIEVED:
-            return unit.not_achieved_label
-        return ""
+        return self.enrolment.unit.result_label(self.result)
 
 
 class Judgement(models.Model):
@@ -237,6 +232,11 @@ class SignOff(models.Model):
 
     def __str__(self):
         return f"Sign-off of {self.assessment}"
+
+    @property
+    def result_label(self):
+        """The result as signed, in the unit's words (an amendment may have changed it since)."""
+        return self.assessment.enrolment.unit.result_label(self.result)
 
 
 class AppendOnly(models.Model):
@@ -421,8 +421,7 @@ class ModerationSample(models.Model):
 
     @property
     def result_label(self):
-        unit = self.round.unit
-        return unit.achieved_label if self.result == "achieved" else unit.not_achieved_label
+        return self.round.unit.result_label(self.result)
 
 
 class ModerationReview(AppendOnly):

@@ -103,14 +103,6 @@ def render_pdf(template_name, context, *, variant=None):
     return html_to_pdf(render_to_string(template_name, context), variant=variant)
 
 
-def result_label(unit, result):
-    """Achieved / Not achieved (NZQA) or Competent / Not yet competent (AU)."""
-    return {
-        Assessment.Result.ACHIEVED: unit.achieved_label,
-        Assessment.Result.NOT_ACHIEVED: unit.not_achieved_label,
-    }.get(result, "")
-
-
 def identifier(candidate, unit):
     """The learner identifier a result is reported with: (label, value or "")."""
     if unit.is_nzqa:
@@ -195,11 +187,11 @@ def _describe_change(entry, unit):
     if entry.action == "submitted":
         return f"Submitted with {len(after.get('evidence', []))} evidence item(s)"
     if entry.action == "signed off":
-        return f"Signed off: {result_label(unit, after.get('result'))}"
+        return f"Signed off: {unit.result_label(after.get('result'))}"
     if entry.action == "result amended":
         return (
-            f"Result {result_label(unit, before.get('result'))} → "
-            f"{result_label(unit, after.get('result'))}: {after.get('reason', '')}"
+            f"Result {unit.result_label(before.get('result'))} → "
+            f"{unit.result_label(after.get('result'))}: {after.get('reason', '')}"
         )
     return entry.action.capitalize()
 
@@ -266,8 +258,8 @@ def assessment_record_context(assessment, *, candidate_view=False):
     amendments = [
         {
             "amendment": amendment,
-            "previous": result_label(unit, amendment.previous_result),
-            "new": result_label(unit, amendment.new_result),
+            "previous": unit.result_label(amendment.previous_result),
+            "new": unit.result_label(amendment.new_result),
         }
         for amendment in assessment.amendments.all()
     ]
@@ -290,7 +282,7 @@ def assessment_record_context(assessment, *, candidate_view=False):
         "identifier_label": identifier_label,
         "identifier": identifier_value,
         "sign_off": signed,
-        "signed_result": result_label(unit, signed.result) if signed else "",
+        "signed_result": unit.result_label(signed.result) if signed else "",
         "outcomes": outcomes,
         "show_judgements": show_judgements,
         "evidence": list(assessment.evidence.all()),
@@ -332,7 +324,7 @@ def transcript_context(candidate):
                 "enrolment": enrolment,
                 "unit": enrolment.unit,
                 "attempt": latest.attempt if latest else None,
-                "result": result_label(enrolment.unit, latest.result) if signed else "",
+                "result": enrolment.unit.result_label(latest.result) if signed else "",
                 "achieved": signed is not None and latest.result == Assessment.Result.ACHIEVED,
                 "signed_at": signed.signed_at if signed else None,
                 "amended_at": amendments[-1].amended_at if amendments else None,

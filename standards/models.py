@@ -123,6 +123,12 @@ class Unit(models.Model):
     def not_achieved_label(self):
         return "Not achieved" if self.is_nzqa else "Not yet competent"
 
+    def result_label(self, result):
+        """How this unit names a result: "achieved" or "not_achieved" (Assessment.Result)."""
+        return {"achieved": self.achieved_label, "not_achieved": self.not_achieved_label}.get(
+            result, ""
+        )
+
     @property
     def unit_wide_range_statements(self):
         """AU range statements apply to the whole unit; NZQA ranges sit under a criterion."""
