@@ -36,6 +36,9 @@ class User(AbstractUser):
         validators=[validate_usi],
     )
 
+    # Kept by notifications.services, so every page's navbar shows it without a query.
+    unread_notifications = models.PositiveIntegerField(default=0, editable=False)
+
     objects = UserManager()
 
     class Meta:

@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "standards",
     "assessments",
     "evidence",
+    "notifications",
 ]
 
 MIDDLEWARE = [
@@ -172,6 +173,9 @@ if os.environ.get("EMAIL_HOST"):
 else:
     MAILERS = {"default": {"BACKEND": "django.core.mail.backends.console.EmailBackend"}}
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "assessment-portal@localhost")
+# Notification e-mails are sent by the task worker, outside any request, so
+# their links need the portal's public address.
+PORTAL_URL = os.environ.get("PORTAL_URL", "http://127.0.0.1:8000")
 
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"

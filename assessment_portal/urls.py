@@ -20,6 +20,7 @@ urlpatterns = [
     path("evidence/", include("evidence.urls")),
     path("reports/", include("assessments.report_urls")),
     path("moderation/", include("assessments.moderation_urls")),
+    path("notifications/", include("notifications.urls")),
     path("", include("assessments.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -30,7 +30,7 @@ from django.utils import timezone
 from evidence.models import Evidence, EvidenceMapping
 from standards.models import Unit
 
-from . import moderation_tasks
+from . import events, moderation_tasks
 from .models import (
     Assessment,
     AssessorResponse,
@@ -257,6 +257,7 @@ def _record_sample(round_, assignment, *, by, selection, seed=None):
         [attempt.pk for attempt, _ in assignment],
         by.pk,
     )
+    events.samples_assigned.send(ModerationSample, samples=samples, by=by)
     return samples
 
 
@@ -328,6 +329,7 @@ def assign_moderator(*, sample, moderator, by):
         moderator.pk,
         by.pk,
     )
+    events.samples_assigned.send(ModerationSample, samples=[sample], by=by)
     return sample
 
 
@@ -475,6 +477,7 @@ def submit_review(*, sample, by, criteria, agrees_with_result, recommendation):
         disagreed,
         by.pk,
     )
+    events.sample_reviewed.send(ModerationSample, review=review, by=by)
     return review
 
 

@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from standards.models import PerformanceCriterion
 
+from . import events
 from .models import Amendment, Assessment, AuditEntry, Enrolment, Judgement, SignOff
 
 audit_log = logging.getLogger("assessment_portal.audit")
@@ -158,6 +159,8 @@ def open_attempt(enrolment, *, attempt, previous=None):
         )
         if earlier:
             judgement.range_items.set(earlier.range_items.all())
+    if previous is not None:
+        events.attempt_reopened.send(Assessment, assessment=assessment, previous=previous)
     return assessment
 
 
@@ -212,6 +215,7 @@ def submit_for_assessment(*, assessment, by, declaration_accepted):
         },
     )
     audit_log.info("submitted: assessment=%s by=%s", assessment.pk, by.pk)
+    events.attempt_submitted.send(Assessment, assessment=assessment, by=by)
     return assessment
 
 
@@ -385,7 +389,7 @@ def sign_off(*, assessment, by, feedback, declaration_accepted):
     now = timezone.now()
     try:
         with transaction.atomic():
-            SignOff.objects.create(
+            signed = SignOff.objects.create(
                 assessment=assessment,
                 result=result,
                 feedback=feedback,
@@ -405,6 +409,7 @@ def sign_off(*, assessment, by, feedback, declaration_accepted):
         after={"result": result, "feedback": feedback, "signed_at": now.isoformat()},
     )
     audit_log.info("signed off: assessment=%s result=%s by=%s", assessment.pk, result, by.pk)
+    events.attempt_signed_off.send(Assessment, assessment=assessment, sign_off=signed, by=by)
     next_attempt = None
     if (
         result == Assessment.Result.NOT_ACHIEVED
@@ -456,4 +461,6 @@ def amend_result(*, assessment, by, new_result, reason):
         new_result,
         by.pk,
     )
+    assessment.result = new_result
+    events.result_amended.send(Assessment, assessment=assessment, amendment=amendment, by=by)
     return amendment

@@ -177,6 +177,8 @@ def resubmitting_candidate_pages():
         attempt("candidate3", "BSBCUS301B", 2).get_absolute_url(),
         reverse("evidence:coverage", args=[jack.pk]),
         reverse("evidence:submit", args=[jack.pk]),
+        reverse("notifications:list"),
+        reverse("notifications:settings"),
     ]
 
 
