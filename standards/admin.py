@@ -1,6 +1,7 @@
 from django.contrib import admin
 
 from .models import (
+    CatalogueCorrection,
     EvidenceGuide,
     ExplanatoryNote,
     Outcome,
@@ -10,58 +11,137 @@ from .models import (
     Unit,
 )
 
+FROZEN_REASON = (
+    "{release} is used by enrolments, so it is shown read-only: judgements, evidence "
+    "mappings and signed assessment records point at its criteria and range items, and a "
+    "signed record must never change behind anyone's back. To correct wording, run "
+    'manage.py import_unit FILE --correction "why" --by USERNAME (each change is logged on '
+    "the unit page); a changed structure is imported as a new version. Only “withdrawn” "
+    "can be changed here."
+)
 
-class OutcomeInline(admin.TabularInline):
+
+def _used_release(obj):
+    """The frozen release ``obj`` (a unit or one of its parts) belongs to, if any."""
+    if obj is None:
+        return None
+    unit = obj if isinstance(obj, Unit) else obj.unit
+    return unit if unit.is_used else None
+
+
+class FrozenReleaseMixin:
+    """Shows a part of a used release read-only; add, change and delete are refused."""
+
+    def has_change_permission(self, request, obj=None):
+        return super().has_change_permission(request, obj) and not _used_release(obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return super().has_delete_permission(request, obj) and not _used_release(obj)
+
+    def get_deleted_objects(self, objs, request):
+        # The bulk "delete selected" action asks without an object; refuse there too.
+        deleted, model_count, perms_needed, protected = super().get_deleted_objects(objs, request)
+        frozen = {_used_release(obj) for obj in objs} - {None}
+        if frozen:
+            # Say why (the page shows a missing permission instead of reasons otherwise).
+            reasons = [FROZEN_REASON.format(release=unit.release_label) for unit in frozen]
+            return deleted, model_count, set(), list(protected) + reasons
+        return deleted, model_count, perms_needed, protected
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        # Nothing is added to, or moved into, a used release.
+        if db_field.name == "unit":
+            kwargs["queryset"] = Unit.objects.filter(enrolments=None)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        release = _used_release(obj)
+        if release is not None:
+            context["frozen_release_reason"] = FROZEN_REASON.format(release=release.release_label)
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+
+class FrozenInlineMixin:
+    """An inline of a used release's parts: nothing added, changed or deleted."""
+
+    def has_add_permission(self, request, obj=None):
+        return super().has_add_permission(request, obj) and not _used_release(obj)
+
+    def has_change_permission(self, request, obj=None):
+        return super().has_change_permission(request, obj) and not _used_release(obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return super().has_delete_permission(request, obj) and not _used_release(obj)
+
+
+class OutcomeInline(FrozenInlineMixin, admin.TabularInline):
     model = Outcome
     extra = 0
     show_change_link = True
 
 
-class ExplanatoryNoteInline(admin.StackedInline):
+class ExplanatoryNoteInline(FrozenInlineMixin, admin.StackedInline):
     model = ExplanatoryNote
     extra = 0
 
 
-class RangeStatementInline(admin.TabularInline):
+class RangeStatementInline(FrozenInlineMixin, admin.TabularInline):
     model = RangeStatement
     fields = ("position", "term", "wording", "coverage", "minimum")
     extra = 0
     show_change_link = True
 
 
-class EvidenceGuideInline(admin.StackedInline):
+class EvidenceGuideInline(FrozenInlineMixin, admin.StackedInline):
     model = EvidenceGuide
     can_delete = False
 
 
 @admin.register(Unit)
-class UnitAdmin(admin.ModelAdmin):
-    list_display = ("display_code", "title", "framework", "version", "level", "credits")
-    list_filter = ("framework",)
+class UnitAdmin(FrozenReleaseMixin, admin.ModelAdmin):
+    list_display = (
+        "display_code",
+        "title",
+        "framework",
+        "version",
+        "withdrawn",
+        "level",
+        "credits",
+    )
+    list_filter = ("framework", "withdrawn")
     search_fields = ("code", "title")
     inlines = [OutcomeInline, RangeStatementInline, ExplanatoryNoteInline, EvidenceGuideInline]
 
+    def has_change_permission(self, request, obj=None):
+        # A used release stays open to change so that it can be withdrawn.
+        return admin.ModelAdmin.has_change_permission(self, request, obj)
 
-class PerformanceCriterionInline(admin.TabularInline):
+    def get_readonly_fields(self, request, obj=None):
+        if _used_release(obj):
+            return [f.name for f in Unit._meta.fields if f.name not in {"id", "withdrawn"}]
+        return super().get_readonly_fields(request, obj)
+
+
+class PerformanceCriterionInline(FrozenInlineMixin, admin.TabularInline):
     model = PerformanceCriterion
     extra = 0
 
 
 @admin.register(Outcome)
-class OutcomeAdmin(admin.ModelAdmin):
+class OutcomeAdmin(FrozenReleaseMixin, admin.ModelAdmin):
     list_display = ("unit", "number", "title")
     list_filter = ("unit",)
     list_select_related = ("unit",)
     inlines = [PerformanceCriterionInline]
 
 
-class RangeItemInline(admin.TabularInline):
+class RangeItemInline(FrozenInlineMixin, admin.TabularInline):
     model = RangeItem
     extra = 0
 
 
 @admin.register(RangeStatement)
-class RangeStatementAdmin(admin.ModelAdmin):
+class RangeStatementAdmin(FrozenReleaseMixin, admin.ModelAdmin):
     list_display = ("unit", "position", "term", "wording", "coverage")
     list_filter = ("unit", "coverage")
     list_select_related = ("unit",)
@@ -72,3 +152,21 @@ class RangeStatementAdmin(admin.ModelAdmin):
         if db_field.name == "criteria":
             kwargs["queryset"] = PerformanceCriterion.objects.select_related("outcome__unit")
         return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+
+@admin.register(CatalogueCorrection)
+class CatalogueCorrectionAdmin(admin.ModelAdmin):
+    """The log of wording corrections: read only, as it is append-only."""
+
+    list_display = ("corrected_at", "unit", "part", "field", "corrected_by", "reason")
+    list_filter = ("unit",)
+    list_select_related = ("unit", "corrected_by")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
