@@ -100,6 +100,26 @@ def test_admin_shows_a_used_release_read_only_but_an_unused_one_editable(client,
     page = client.get(reverse("admin:standards_unit_change", args=[unused.pk])).content.decode()
     assert "shown read-only" not in page
     assert 'name="title"' in page
+    outcome = used.outcomes.first()
+    page = client.get(reverse("admin:standards_outcome_change", args=[outcome.pk]))
+    assert "shown read-only" in page.content.decode()
+    # Nothing can be added to (or moved into) a used release.
+    add = client.get(reverse("admin:standards_outcome_add")).content.decode()
+    assert f'<option value="{unused.pk}">' in add
+    assert f'<option value="{used.pk}">' not in add
+    response = client.post(
+        reverse("admin:standards_outcome_add"),
+        {
+            "unit": used.pk,
+            "number": "4",
+            "title": "Smuggled in",
+            "criteria-TOTAL_FORMS": "0",
+            "criteria-INITIAL_FORMS": "0",
+        },
+    )
+    assert response.status_code == 200  # the form is shown again with the error
+    assert not used.outcomes.filter(number="4").exists()
+    assert client.get(reverse("admin:standards_cataloguecorrection_changelist")).status_code == 200
 
 
 def test_orm_cascades_cannot_drop_what_a_judgement_covered(people, signed):  # noqa: F811
