@@ -1,5 +1,10 @@
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 
+from .forms import WordingCorrectionForm
 from .models import (
     CatalogueCorrection,
     EvidenceGuide,
@@ -10,14 +15,16 @@ from .models import (
     RangeStatement,
     Unit,
 )
+from .releases import Change, correct_wording, wording_parts
+from .validation import UnitDataError
 
 FROZEN_REASON = (
     "{release} is used by enrolments, so it is shown read-only: judgements, evidence "
     "mappings and signed assessment records point at its criteria and range items, and a "
-    "signed record must never change behind anyone's back. To correct wording, run "
-    'manage.py import_unit FILE --correction "why" --by USERNAME (each change is logged on '
-    "the unit page); a changed structure is imported as a new version. Only “withdrawn” "
-    "can be changed here."
+    "signed record must never change behind anyone's back. Wording is corrected with "
+    "“Correct wording” on the unit's page here, or manage.py import_unit FILE "
+    '--correction "why" --by USERNAME; each correction is logged on the unit page. '
+    "A changed structure is imported as a new version."
 )
 
 
@@ -120,6 +127,60 @@ class UnitAdmin(FrozenReleaseMixin, admin.ModelAdmin):
         if _used_release(obj):
             return [f.name for f in Unit._meta.fields if f.name not in {"id", "withdrawn"}]
         return super().get_readonly_fields(request, obj)
+
+    def get_urls(self):
+        view = self.admin_site.admin_view(self.correct_wording_view)
+        return [
+            path("<path:object_id>/correct-wording/", view, name="standards_unit_correct"),
+            *super().get_urls(),
+        ]
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if _used_release(obj):
+            context["correct_wording_url"] = reverse("admin:standards_unit_correct", args=[obj.pk])
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def correct_wording_view(self, request, object_id):
+        """Pick one part of a used release, then give its corrected wording and the reason."""
+        unit = get_object_or_404(Unit.objects.with_structure(), pk=object_id)
+        if not (self.has_change_permission(request, unit) and request.user.is_administrator):
+            raise PermissionDenied
+        if not unit.is_used:
+            messages.info(request, "No enrolment uses this release yet; edit it directly.")
+            return redirect("admin:standards_unit_change", unit.pk)
+        parts = {
+            f"{row._meta.model_name}.{row.pk}.{field}": (part, row, field)
+            for part, row, field in wording_parts(unit)
+        }
+        key = request.GET.get("part", "")
+        form = None
+        if key in parts:
+            part, row, field = parts[key]
+            form = WordingCorrectionForm(request.POST or None, row=row, field=field)
+            if request.method == "POST" and form.is_valid():
+                change = Change(part, row, field, form.cleaned_data["text"])
+                try:
+                    correct_wording(
+                        unit, [change], reason=form.cleaned_data["reason"], by=request.user
+                    )
+                except UnitDataError as error:
+                    form.add_error(None, str(error))
+                else:
+                    messages.success(request, f"Corrected the {field} of {part}; logged.")
+                    return redirect("admin:standards_unit_change", unit.pk)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Correct the wording of {unit.release_label}",
+            "opts": self.opts,
+            "original": unit,
+            "parts": [
+                (k, f"{part}: {field.replace('_', ' ')}") for k, (part, _r, field) in parts.items()
+            ],
+            "chosen": parts.get(key),
+            "key": key,
+            "form": form,
+        }
+        return TemplateResponse(request, "admin/standards/unit/correct_wording.html", context)
 
 
 class PerformanceCriterionInline(FrozenInlineMixin, admin.TabularInline):

@@ -51,6 +51,38 @@ def _quote(text):
     return f"“{text if len(text) <= 40 else text[:39] + '…'}”"
 
 
+def _statement_part(position, criterion_numbers):
+    return f"range statement {position}" + (
+        f" (of {', '.join(criterion_numbers)})" if criterion_numbers else ""
+    )
+
+
+def wording_parts(unit):
+    """Every (part, row, field) of a release whose text may be corrected, in page order.
+
+    ``unit`` comes from ``Unit.objects.with_structure()``.
+    """
+    for field in WORDING_HEADER_FIELDS:
+        if field not in DATE_FIELDS:
+            yield "unit", unit, field
+    for note in unit.explanatory_notes.all():
+        yield f"explanatory note {note.number}", note, "text"
+    for outcome in unit.outcomes.all():
+        yield f"{unit.outcome_label.lower()} {outcome.number}", outcome, "title"
+        for criterion in outcome.criteria.all():
+            yield f"criterion {criterion.number}", criterion, "text"
+    for position, statement in enumerate(unit.range_statements.all(), 1):
+        part = _statement_part(position, sorted(c.number for c in statement.criteria.all()))
+        for field in ("term", "wording", "note"):
+            yield part, statement, field
+        for item_position, item in enumerate(statement.items.all(), 1):
+            yield f"{part}, item {item_position}", item, "text"
+    guide = getattr(unit, "evidence_guide", None)
+    if guide is not None:
+        for field in GUIDE_FIELDS:
+            yield "evidence guide", guide, field
+
+
 def _compare_numbered(kind, old, new, structural):
     """Compare {number: row} with {number: values}; name what is added or removed."""
     for number in sorted(set(new) - set(old)):
@@ -70,9 +102,7 @@ def _compare_ranges(unit, clean, structural, wording):
         return
     for position, (row, new) in enumerate(zip(old_statements, new_statements, strict=True), 1):
         old_criteria = sorted(c.number for c in row.criteria.all())
-        part = f"range statement {position}" + (
-            f" (of {', '.join(old_criteria)})" if old_criteria else ""
-        )
+        part = _statement_part(position, old_criteria)
         if row.coverage != new["coverage"] or row.minimum != new["minimum"]:
             structural.append(
                 f"change how much of {part} must be covered "

@@ -106,7 +106,7 @@ def _check_characters(text, where, *, multiline):
             )
 
 
-def _check_text(text, where, *, max_length=None):
+def check_text(text, where, *, max_length=None):
     """Characters and length of one text value; ``max_length`` means a one-line field."""
     limit = max_length or MAX_TEXT_CHARS
     if len(text) > limit:
@@ -132,7 +132,7 @@ def _require(mapping, key, kind, where, *, nullable=False, non_empty=False, max_
         expected = {str: "text", int: "a whole number", list: "a list", dict: "an object"}[kind]
         raise UnitDataError(f"{where}{key}: expected {expected}, got {_show(value)}")
     if kind is str:
-        _check_text(value, f"{where}{key}", max_length=max_length)
+        check_text(value, f"{where}{key}", max_length=max_length)
     if non_empty and (value.strip() if isinstance(value, str) else value) in ("", [], {}):
         raise UnitDataError(f"{where}{key}: must not be empty")
     return value
@@ -255,7 +255,7 @@ def _validate_range_statement(statement, where, criterion_numbers):
     for j, item in enumerate(items):
         if not isinstance(item, str) or not item.strip():
             raise UnitDataError(f"{where}items[{j}]: expected non-empty text, got {_show(item)}")
-        _check_text(item, f"{where}items[{j}]")
+        check_text(item, f"{where}items[{j}]")
     minimum = _require(statement, "minimum", int, where, nullable=True)
     if coverage == RangeStatement.Coverage.MINIMUM:
         if minimum is None or not 1 <= minimum <= len(items):

@@ -288,6 +288,48 @@ def test_correction_is_logged_keeps_ids_and_the_signed_coverage(client, people, 
         corrections[0].save()
 
 
+def test_administrator_corrects_wording_on_an_admin_page(client, people, signed):  # noqa: F811
+    admin_user = people["admin"]
+    admin_user.is_staff = admin_user.is_superuser = True
+    admin_user.save()
+    client.force_login(admin_user)
+    unit = Unit.objects.get(code="57")
+    item = RangeItem.objects.get(range_statement__unit=unit, text="back-up staff")
+    change_page = client.get(
+        reverse("admin:standards_unit_change", args=[unit.pk])
+    ).content.decode()
+    url = reverse("admin:standards_unit_correct", args=[unit.pk])
+    assert f'href="{url}"' in change_page
+    choose = client.get(url).content.decode()
+    key = f"rangeitem.{item.pk}.text"
+    assert f'<option value="{key}">range statement 1 (of 1.2), item 3: text</option>' in choose
+    page = client.get(url, {"part": key}).content.decode()
+    assert "back-up staff" in page
+    # Bad text is a form error and changes nothing.
+    response = client.post(f"{url}?part={key}", {"text": "x\x07", "reason": "typo"})
+    assert "control character U+0007" in response.content.decode()
+    response = client.post(f"{url}?part={key}", {"text": "backup staff", "reason": ""})
+    assert response.status_code == 200
+    assert RangeItem.objects.get(pk=item.pk).text == "back-up staff"
+    response = client.post(
+        f"{url}?part={key}", {"text": "backup staff", "reason": "As in the 2024 PDF"}
+    )
+    assert response.status_code == 302
+    correction = CatalogueCorrection.objects.get()
+    assert (correction.object_id, correction.before, correction.after) == (
+        item.pk,
+        "back-up staff",
+        "backup staff",
+    )
+    assert correction.corrected_by == admin_user
+    # An assessor with admin access still may not correct the catalogue.
+    assessor = people["assessor"]
+    assessor.is_staff = assessor.is_superuser = True
+    assessor.save()
+    client.force_login(assessor)
+    assert client.get(url, {"part": key}).status_code == 403
+
+
 def test_only_an_administrator_corrects_wording(people, signed):  # noqa: F811
     data = us57()
     data["title"] = "Provide customer services"
