@@ -29,7 +29,9 @@ def active_users(role):
 
 class EnrolmentForm(forms.Form):
     candidate = PersonChoiceField(queryset=active_users(User.Role.CANDIDATE))
-    unit = forms.ModelChoiceField(queryset=Unit.objects.all())
+    unit = forms.ModelChoiceField(
+        queryset=Unit.objects.current(), help_text="The current release of each unit."
+    )
     assessor = PersonChoiceField(queryset=active_users(User.Role.ASSESSOR))
     cohort = forms.ModelChoiceField(queryset=Cohort.objects.all(), required=False)
     due_date = forms.DateField(
@@ -42,7 +44,9 @@ class EnrolmentForm(forms.Form):
 
 
 class CohortEnrolmentForm(forms.Form):
-    unit = forms.ModelChoiceField(queryset=Unit.objects.all())
+    unit = forms.ModelChoiceField(
+        queryset=Unit.objects.current(), help_text="The current release of each unit."
+    )
     assessor = PersonChoiceField(queryset=active_users(User.Role.ASSESSOR))
     due_date = forms.DateField(
         required=False, widget=forms.DateInput(attrs={"type": "date"}), help_text="Optional."

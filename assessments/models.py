@@ -186,7 +186,9 @@ class Judgement(models.Model):
     )
     verdict = models.CharField(max_length=15, choices=Verdict.choices, blank=True)
     methods = models.JSONField(default=list, blank=True)
-    range_items = models.ManyToManyField("standards.RangeItem", blank=True, related_name="+")
+    range_items = models.ManyToManyField(
+        "standards.RangeItem", blank=True, related_name="+", through="JudgementRangeItem"
+    )
     # The rules of evidence (Standards for RTOs): the assessor confirms each.
     valid = models.BooleanField(default=False)
     sufficient = models.BooleanField(default=False)
@@ -216,6 +218,26 @@ class Judgement(models.Model):
     @property
     def method_labels(self):
         return [self.Method(value).label for value in self.methods]
+
+
+class JudgementRangeItem(models.Model):
+    """A range item a judgement records as covered.
+
+    PROTECT: deleting the item from the catalogue would silently rewrite what
+    the assessor recorded. The table is the one Django made for the plain
+    many-to-many field before, so no row moved.
+    """
+
+    judgement = models.ForeignKey(Judgement, on_delete=models.CASCADE)
+    rangeitem = models.ForeignKey("standards.RangeItem", on_delete=models.PROTECT)
+
+    class Meta:
+        db_table = "assessments_judgement_range_items"
+        # As Django made it for the plain many-to-many table (same index).
+        unique_together = [("judgement", "rangeitem")]
+
+    def __str__(self):
+        return f"{self.judgement_id} covers {self.rangeitem_id}"
 
 
 class SignOff(models.Model):

@@ -13,7 +13,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from standards.models import PerformanceCriterion
+from standards.models import PerformanceCriterion, Unit
 
 from . import events
 from .models import Amendment, Assessment, AuditEntry, Enrolment, Judgement, SignOff
@@ -30,9 +30,23 @@ def _check_roles(candidate, assessor):
         raise ValidationError(f"{assessor}'s account is deactivated; choose another assessor.")
 
 
+def _check_release(candidate, unit):
+    """New enrolments take the current release, and one release of a unit per candidate."""
+    if not Unit.objects.current().filter(pk=unit.pk).exists():
+        raise ValidationError(
+            f"{unit.release_label} is no longer current; enrol in the current release."
+        )
+    other = Enrolment.objects.filter(candidate=candidate, unit__code=unit.code).exclude(unit=unit)
+    if other.exists():
+        raise ValidationError(
+            f"{candidate} is already enrolled in {other.first().unit.release_label}."
+        )
+
+
 def enrol(*, candidate, unit, assessor, by, cohort=None, due_date=None):
-    """Enrol one candidate in a unit with an assessor assigned."""
+    """Enrol one candidate in the current release of a unit with an assessor assigned."""
     _check_roles(candidate, assessor)
+    _check_release(candidate, unit)
     try:
         with transaction.atomic():
             enrolment = Enrolment.objects.create(

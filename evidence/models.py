@@ -126,6 +126,7 @@ class EvidenceMapping(models.Model):
         "standards.RangeItem",
         blank=True,
         related_name="+",
+        through="MappedRangeItem",
         help_text="The items of the criterion's range this evidence covers, "
         "as the candidate sees it.",
     )
@@ -141,3 +142,21 @@ class EvidenceMapping(models.Model):
 
     def __str__(self):
         return f"{self.evidence} → {self.criterion.number}"
+
+
+class MappedRangeItem(models.Model):
+    """A range item a mapping claims the evidence covers; PROTECT keeps the claim intact.
+
+    The table is the one Django made for the plain many-to-many field before.
+    """
+
+    evidencemapping = models.ForeignKey(EvidenceMapping, on_delete=models.CASCADE)
+    rangeitem = models.ForeignKey("standards.RangeItem", on_delete=models.PROTECT)
+
+    class Meta:
+        db_table = "evidence_evidencemapping_range_items"
+        # As Django made it for the plain many-to-many table (same index).
+        unique_together = [("evidencemapping", "rangeitem")]
+
+    def __str__(self):
+        return f"{self.evidencemapping_id} covers {self.rangeitem_id}"

@@ -8,10 +8,21 @@ properties): outcome/element, evidence requirement/performance criterion.
 
 import re
 
+from django.conf import settings
+from django.core.validators import RegexValidator
 from django.db import models
+from django.db.models import Exists, OuterRef
+from django.db.models.functions import Cast
+from django.db.models.signals import m2m_changed, pre_delete
+from django.dispatch import receiver
 from django.urls import reverse
 
-NUMBER_PATTERN = re.compile(r"^\d+(\.\d+)*$")
+# Parts of up to three digits keep the natural sort key below its 60 characters.
+NUMBER_PATTERN = re.compile(r"^\d{1,3}(\.\d{1,3})*$")
+# Codes appear in URLs and file names: letters, digits, and "-" or "." inside.
+CODE_PATTERN = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9.-]{0,18}[A-Za-z0-9])?$")
+# NZQA versions and AU release numbers are whole numbers.
+VERSION_PATTERN = re.compile(r"^[1-9]\d{0,3}$")
 
 
 def natural_sort_key(number):
@@ -33,7 +44,25 @@ class Numbered(models.Model):
         super().save(*args, **kwargs)
 
 
+def _version_number(field="version"):
+    return Cast(field, models.PositiveIntegerField())
+
+
 class UnitQuerySet(models.QuerySet):
+    def with_release_status(self):
+        """Annotate ``is_current``: not withdrawn, and no later release of the code is live."""
+        later = Unit.objects.annotate(number=_version_number()).filter(
+            code=OuterRef("code"), withdrawn=False, number__gt=_version_number(OuterRef("version"))
+        )
+        return self.annotate(
+            version_number=_version_number(),
+            is_current=models.Q(withdrawn=False) & ~Exists(later),
+        )
+
+    def current(self):
+        """The releases new enrolments take: the latest live version of each code."""
+        return self.with_release_status().filter(is_current=True)
+
     def with_structure(self):
         """Everything the unit page shows, in a fixed number of queries."""
         return self.select_related("evidence_guide").prefetch_related(
@@ -55,8 +84,15 @@ class Unit(models.Model):
         AU = "au", "AU unit of competency"
 
     framework = models.CharField(max_length=10, choices=Framework.choices)
-    code = models.CharField(max_length=20, unique=True)
-    version = models.CharField(max_length=20, help_text="NZQA version, or AU release number.")
+    code = models.CharField(
+        max_length=20,
+        validators=[RegexValidator(CODE_PATTERN, "Letters and digits, with - or . inside.")],
+    )
+    version = models.CharField(
+        max_length=20,
+        validators=[RegexValidator(VERSION_PATTERN, "A whole number from 1 to 9999.")],
+        help_text="NZQA version, or AU release number.",
+    )
     title = models.CharField(max_length=255)
     level = models.PositiveSmallIntegerField(null=True, blank=True)
     credits = models.PositiveSmallIntegerField(null=True, blank=True)
@@ -83,17 +119,39 @@ class Unit(models.Model):
     transcription_note = models.TextField(
         blank=True, help_text="Gaps and repairs in the source text, recorded when transcribed."
     )
+    withdrawn = models.BooleanField(
+        default=False,
+        help_text="A withdrawn release is never offered for new enrolments; "
+        "the latest release that is not withdrawn is the current one.",
+    )
 
     objects = UnitQuerySet.as_manager()
 
     class Meta:
-        ordering = ["framework", "code"]
+        ordering = ["framework", "code", "version"]
+        constraints = [
+            models.UniqueConstraint(fields=["code", "version"], name="unique_unit_release"),
+        ]
 
     def __str__(self):
         return f"{self.display_code} {self.title}"
 
     def get_absolute_url(self):
-        return reverse("standards:unit_detail", args=[self.code])
+        """The page of this release; /standards/<code>/ shows whichever is current."""
+        return reverse("standards:unit_release", args=[self.code, self.version])
+
+    @property
+    def release_label(self):
+        return f"{self.display_code} {self.version_label.lower()} {self.version}"
+
+    @property
+    def is_used(self):
+        """A release any enrolment uses is frozen: its structure never changes again.
+
+        Enrolments (assessments app) point at the release they were made in;
+        the reverse relation is read here so the rule lives with the catalogue.
+        """
+        return self.enrolments.exists()
 
     @property
     def is_nzqa(self):
@@ -313,3 +371,102 @@ class EvidenceGuide(models.Model):
     @property
     def is_empty(self):
         return not self.overview and not self.sections()
+
+
+class CatalogueCorrectionQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise ReleaseFrozen("Catalogue corrections are never changed; record a new one.")
+
+    def delete(self):
+        raise ReleaseFrozen("Catalogue corrections are never deleted.")
+
+
+class CatalogueCorrection(models.Model):
+    """One logged change of wording in a release that enrolments use.
+
+    The row keeps its id, so judgements and mappings still point at it; the
+    correction says who changed what, when, from what, to what, and why.
+    Corrections are only ever added.
+    """
+
+    unit = models.ForeignKey(Unit, on_delete=models.PROTECT, related_name="corrections")
+    part = models.CharField(max_length=100, help_text='What was corrected, e.g. "criterion 1.2".')
+    model = models.CharField(max_length=50)
+    object_id = models.PositiveIntegerField(help_text="The corrected row's id, which it keeps.")
+    field = models.CharField(max_length=50)
+    before = models.TextField(blank=True)
+    after = models.TextField(blank=True)
+    reason = models.TextField()
+    corrected_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    corrected_at = models.DateTimeField(auto_now_add=True)
+
+    objects = CatalogueCorrectionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["unit", "corrected_at", "pk"]
+
+    def __str__(self):
+        return f"{self.unit.release_label}: {self.part} {self.field}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise ReleaseFrozen("Catalogue corrections are never changed; record a new one.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ReleaseFrozen("Catalogue corrections are never deleted.")
+
+
+# --- used releases are frozen -------------------------------------------------
+
+
+class ReleaseFrozen(models.ProtectedError):
+    """A change would restructure a unit release that enrolments use."""
+
+    def __init__(self, message, protected_objects=()):
+        super().__init__(message, set(protected_objects))
+
+
+def _units_of(instance):
+    """The release a numbered part, range item or guide belongs to, as a queryset."""
+    if isinstance(instance, PerformanceCriterion):
+        return Unit.objects.filter(outcomes__pk=instance.outcome_id)
+    if isinstance(instance, RangeItem):
+        return Unit.objects.filter(range_statements__pk=instance.range_statement_id)
+    return Unit.objects.filter(pk=instance.unit_id)
+
+
+@receiver(pre_delete, sender=Outcome)
+@receiver(pre_delete, sender=PerformanceCriterion)
+@receiver(pre_delete, sender=RangeStatement)
+@receiver(pre_delete, sender=RangeItem)
+@receiver(pre_delete, sender=ExplanatoryNote)
+@receiver(pre_delete, sender=EvidenceGuide)
+def refuse_deleting_part_of_used_release(sender, instance, **kwargs):
+    """The last line behind the admin and import_unit: shell deletes and cascades too."""
+    unit = _units_of(instance).first()
+    if unit is not None and unit.is_used:
+        raise ReleaseFrozen(
+            f"{unit.release_label} is used by enrolments, so its "
+            f"{sender._meta.verbose_name} “{instance}” cannot be deleted; "
+            "import the changed unit as a new version instead.",
+            [instance],
+        )
+
+
+@receiver(m2m_changed, sender=RangeStatement.criteria.through)
+def refuse_relinking_ranges_of_used_release(sender, instance, action, reverse, pk_set, **kwargs):
+    if action not in {"pre_add", "pre_remove", "pre_clear"} or (
+        action != "pre_clear" and not pk_set
+    ):
+        return
+    # Reversed, the instance is a criterion and pk_set holds range statements.
+    units = _units_of(instance) if reverse else Unit.objects.filter(pk=instance.unit_id)
+    for unit in units:
+        if unit.is_used:
+            raise ReleaseFrozen(
+                f"{unit.release_label} is used by enrolments, so which criteria its range "
+                "statements apply to cannot change; import a new version instead."
+            )
