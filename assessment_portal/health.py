@@ -16,7 +16,7 @@ from django.core.files.storage import default_storage
 from django.db import connection
 from django.db.models import Max
 from django.http import JsonResponse
-from django.tasks import default_task_backend
+from django.tasks import DEFAULT_TASK_BACKEND_ALIAS, task_backends
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
@@ -47,7 +47,7 @@ def check_storage():
 
 
 def check_worker():
-    if not isinstance(default_task_backend, DatabaseBackend):
+    if not isinstance(task_backends[DEFAULT_TASK_BACKEND_ALIAS], DatabaseBackend):
         return  # tasks run in the request; there is no worker to wait for
     last_seen = WorkerHeartbeat.objects.aggregate(last=Max("last_seen"))["last"]
     max_age = timedelta(seconds=settings.WORKER_HEARTBEAT_MAX_AGE)
