@@ -1,5 +1,6 @@
 # Quick start: `make run` serves the portal on http://127.0.0.1:8000 with demo data;
 # `make test` runs the test suite. Both set everything up first and may be re-run.
+# `make serve` runs it as production does (README, "Deploying").
 
 VENV := .venv
 PY := $(VENV)/bin/python
