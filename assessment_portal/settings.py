@@ -93,8 +93,8 @@ TEMPLATES = [
 ]
 
 DATABASE_URL = os.environ.get("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}")
-# Persistent connections save a connect per request on PostgreSQL (3x the
-# throughput on light pages); SQLite opens a file, so there is nothing to keep.
+# Persistent connections save a PostgreSQL connection set-up (and its
+# authentication) on every request; SQLite opens a file, so there is nothing to keep.
 DATABASES = {
     "default": dj_database_url.parse(
         DATABASE_URL,
@@ -169,8 +169,9 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = DEBUG
 WHITENOISE_AUTOREFRESH = DEBUG
 EVIDENCE_MAX_UPLOAD_BYTES = int(os.environ.get("EVIDENCE_MAX_UPLOAD_MB", "50")) * 1024 * 1024
-# Long jobs (large moderation reports) run in the background: `manage.py db_worker`
-# takes them from the database queue. `make run` starts one beside the server.
+# Long jobs (large moderation reports, account e-mails) run in the background:
+# `manage.py run_worker` takes them from the database queue. `make run` and
+# `make serve` start one beside the server.
 TASKS = {"default": {"BACKEND": os.environ.get("TASKS_BACKEND", "django_tasks_db.DatabaseBackend")}}
 
 ASSESSMENT_MAX_ATTEMPTS = int(os.environ.get("ASSESSMENT_MAX_ATTEMPTS", "3"))
