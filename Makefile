@@ -1,5 +1,6 @@
 # Quick start: `make run` serves the portal on http://127.0.0.1:8000 with demo data;
 # `make test` runs the test suite. Both set everything up first and may be re-run.
+# `make serve` runs it as production does (README, "Deploying").
 
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -8,13 +9,32 @@ export DEBUG ?= 1
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test test-postgres check lint setup db units demo bench clean
+.PHONY: run serve test test-postgres check lint setup db units demo bench clean
 
 # The task worker (background report exports) runs beside the server and stops with it.
 run: db
-	$(PY) manage.py db_worker & worker=$$!; \
+	$(PY) manage.py run_worker & worker=$$!; \
 	trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
 	$(PY) manage.py runserver $(HOST):$(PORT)
+
+# Production mode on this machine (README, "Deploying"): DEBUG off, gunicorn serving
+# static files through WhiteNoise, and the task worker; both stop together.
+# Needs the production environment; nothing insecure is made up for it.
+serve: export DEBUG := 0
+serve: export WEB_BIND ?= $(HOST):$(PORT)
+serve: setup
+	@if [ -z "$$SECRET_KEY" ] || [ -z "$$ALLOWED_HOSTS" ]; then \
+	  echo "make serve runs in production mode and needs SECRET_KEY and ALLOWED_HOSTS, e.g." >&2; \
+	  echo "  export SECRET_KEY=\"\$$(python3 -c 'import secrets; print(secrets.token_urlsafe(50))')\"" >&2; \
+	  echo "  export ALLOWED_HOSTS=portal.example.ac.nz" >&2; \
+	  echo "To try it over plain HTTP on this machine: ALLOWED_HOSTS=127.0.0.1,localhost HTTPS=0." >&2; \
+	  echo "See README.md, Deploying." >&2; \
+	  exit 1; fi
+	$(PY) manage.py migrate --no-input
+	$(PY) manage.py collectstatic --no-input --verbosity 0
+	$(PY) manage.py run_worker & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
+	$(VENV)/bin/gunicorn --config assessment_portal/gunicorn.conf.py
 
 test: setup
 	$(VENV)/bin/pytest $(PYTEST_ARGS)

@@ -79,3 +79,20 @@ class User(AbstractUser):
     def student_identifier(self):
         """The identifier results are reported with: NSN (NZQA) or USI (AU)."""
         return self.national_student_number or self.unique_student_identifier
+
+
+class WorkerHeartbeat(models.Model):
+    """The last sign of life of each task worker (``manage.py run_worker``).
+
+    Each worker updates its row every few seconds; /healthz reports the worker
+    unhealthy when the newest row is older than WORKER_HEARTBEAT_MAX_AGE.
+    """
+
+    worker_id = models.CharField(max_length=64, unique=True)
+    hostname = models.CharField(max_length=255)
+    pid = models.PositiveIntegerField()
+    started_at = models.DateTimeField()
+    last_seen = models.DateTimeField(db_index=True)
+
+    def __str__(self):
+        return f"{self.hostname}:{self.pid} ({self.worker_id})"

@@ -2,14 +2,16 @@
 
 Accounts are created without a password. Each person is e-mailed a one-time
 link to set their own, made with Django's password-reset tokens, so an
-administrator never knows or sends anyone's password.
+administrator never knows or sends anyone's password. The e-mails are composed
+and sent by the task worker, not in the request: a 2,000-row import would
+otherwise spend most of its time on them.
 """
 
 import csv
 import io
 import logging
 from dataclasses import dataclass
-from functools import partial
+from urllib.parse import urljoin
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -24,6 +26,7 @@ from django.urls import reverse
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
+from . import people_tasks
 from .identifiers import validate_nsn, validate_usi
 
 logger = logging.getLogger(__name__)
@@ -91,7 +94,12 @@ class RowError:
 # Set-password e-mails ------------------------------------------------------
 
 
-def set_password_message(user, request):
+# Users per background task: a large import becomes several tasks, which
+# several workers can share and which each retry or fail on their own.
+EMAIL_BATCH_SIZE = 100
+
+
+def set_password_message(user, base_url):
     """The "your account is ready, set your password" e-mail for ``user``."""
     path = reverse(
         "password_reset_confirm",
@@ -104,29 +112,42 @@ def set_password_message(user, request):
         "registration/account_created_email.txt",
         {
             "user": user,
-            "link": request.build_absolute_uri(path),
-            "login_link": request.build_absolute_uri(reverse("login")),
+            "link": urljoin(base_url, path),
+            "login_link": urljoin(base_url, reverse("login")),
             "valid_days": max(1, settings.PASSWORD_RESET_TIMEOUT // 86400),
         },
     )
     return EmailMessage("Your Assessment Portal account", body, to=[user.email])
 
 
-def send_set_password_emails(users, request):
-    """Send each user a link to set their password, over one mail connection.
+def send_set_password_emails(user_ids, base_url):
+    """Send each active user with an e-mail address a link to set their password, over one
+    mail connection. Runs in the task worker; ``base_url`` is the site's address.
 
     Django's PasswordResetForm is not used because it skips accounts without a
     usable password, which is exactly what a new account is.
     """
-    messages = [set_password_message(user, request) for user in users]
+    users = User.objects.filter(pk__in=user_ids, is_active=True).exclude(email="")
+    messages = [set_password_message(user, base_url) for user in users.order_by("pk")]
     mailers.default.send_messages(messages)
     logger.info("set-password e-mail sent to %d user(s)", len(messages))
+    return len(messages)
 
 
-def _send_after_commit(users, request):
-    # robust: the accounts exist whatever happens to the mail server; a failed
-    # send is logged and the administrator can send the link again.
-    transaction.on_commit(partial(send_set_password_emails, list(users), request), robust=True)
+def queue_set_password_emails(users, request):
+    """Queue set-password e-mails for ``users`` on the task worker.
+
+    Called inside the transaction that creates the accounts: with the database
+    task queue the accounts and their e-mails commit together or not at all.
+    If the mail server fails, the task fails (the worker logs it) and the
+    accounts stay; the administrator can send the link again.
+    """
+    ids = [user.pk for user in users]
+    base_url = request.build_absolute_uri("/")
+    for start in range(0, len(ids), EMAIL_BATCH_SIZE):
+        people_tasks.send_set_password_emails.enqueue(
+            ids[start : start + EMAIL_BATCH_SIZE], base_url
+        )
 
 
 # Single accounts -------------------------------------------------------------
@@ -137,7 +158,7 @@ def create_user(user, request):
     """Save a new, validated ``user`` without a password and e-mail them a set-password link."""
     user.set_unusable_password()
     user.save()
-    _send_after_commit([user], request)
+    queue_set_password_emails([user], request)
     logger.info("user created: user=%s role=%s by=%s", user.pk, user.role, request.user.pk)
     return user
 
@@ -357,7 +378,7 @@ def import_candidates(rows, request, cohort=None):
     users = User.objects.bulk_create(users)
     if cohort is not None:
         cohort.candidates.add(*users)
-    _send_after_commit(users, request)
+    queue_set_password_emails(users, request)
     logger.info(
         "candidates imported: count=%d cohort=%s by=%s",
         len(users),

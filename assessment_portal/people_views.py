@@ -59,7 +59,7 @@ def user_create(request):
         user = people.create_user(form.save(commit=False), request)
         messages.success(
             request,
-            f"Created {user} ({user.username}) and emailed a set-password link to {user.email}.",
+            f"Created {user} ({user.username}); a set-password link is on its way to {user.email}.",
         )
         return redirect("user_list")
     return render(request, "people/user_form.html", {"form": form, "title": "Add a user"})
@@ -89,8 +89,8 @@ def user_send_password_link(request, pk):
     elif not person.email:
         messages.error(request, f"{person} has no email address.")
     else:
-        people.send_set_password_emails([person], request)
-        messages.success(request, f"Emailed a set-password link to {person.email}.")
+        people.queue_set_password_emails([person], request)
+        messages.success(request, f"A set-password link is on its way to {person.email}.")
     return redirect("user_edit", pk=person.pk)
 
 
@@ -122,7 +122,8 @@ def candidate_import(request):
                         request,
                         f"Imported {len(users)} candidates"
                         + (f" into {cohort}" if cohort else "")
-                        + ". Each has been emailed a link to set their password.",
+                        + ". Each will be emailed a link to set their password in the next few "
+                        "minutes.",
                     )
                     return redirect("user_list")
     return render(

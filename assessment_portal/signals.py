@@ -5,15 +5,20 @@ import logging
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.dispatch import receiver
 
+from . import session_idle
+from .login_throttle import client_address
+
 security_log = logging.getLogger("assessment_portal.security")
 
 
 def _address(request):
-    return request.META.get("REMOTE_ADDR", "-") if request is not None else "-"
+    return (client_address(request) or "-") if request is not None else "-"
 
 
 @receiver(user_logged_in)
 def log_login(sender, request, user, **kwargs):
+    if request is not None and hasattr(request, "session"):
+        session_idle.stamp(request.session)  # the login saves the session anyway
     security_log.info("login: user=%s ip=%s", user.pk, _address(request))
 
 

@@ -28,6 +28,7 @@ from urllib.parse import unquote, urljoin, urlsplit
 
 from django.conf import settings
 from django.contrib.staticfiles import finders
+from django.contrib.staticfiles.storage import staticfiles_storage
 from django.db.models import Prefetch, prefetch_related_objects
 from django.template.loader import render_to_string
 from django.utils import timezone
@@ -64,8 +65,12 @@ class StaticFilesFetcher(URLFetcher):
         if not url.startswith(static_prefix):
             raise ValueError(f"Reports may only load static files, not {url}")
         relative = unquote(urlsplit(url).path.removeprefix(urlsplit(static_prefix).path))
-        # find() refuses paths that climb out of the static directories.
+        # find() refuses paths that climb out of the static directories. In
+        # production {% static %} names the hashed copies collectstatic made,
+        # which only STATIC_ROOT has (its path() refuses climbing out too).
         path = finders.find(relative)
+        if path is None and staticfiles_storage.exists(relative):
+            path = staticfiles_storage.path(relative)
         if path is None:
             raise FileNotFoundError(f"No static file {relative!r}")
         content_type = mimetypes.guess_type(path)[0] or "application/octet-stream"

@@ -5,7 +5,9 @@ from django.contrib.auth import get_user_model
 from django.core import mail
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import call_command
 from django.urls import reverse
+from django_tasks_db.models import DBTaskResult
 
 from assessment_portal import people
 from assessment_portal.identifiers import (
@@ -52,6 +54,12 @@ def good_lines(count):
         f"Given{i},Family{i},Person{i}@Example.ac.nz,{nsn(i) if i % 2 else ''},{usi(i)}"
         for i in range(1, count + 1)
     ]
+
+
+@pytest.fixture(autouse=True)
+def tasks_run_in_the_request(settings):
+    """E-mails go through the task queue; here the queue runs each task at once."""
+    settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}
 
 
 @pytest.fixture
@@ -577,3 +585,65 @@ def test_clash_with_an_account_created_meanwhile_imports_nothing(
     assert "Someone created an account" in response.context["form"].non_field_errors()[0]
     assert User.objects.count() == 2
     assert mail.outbox == []
+
+
+# E-mails go through the task worker ---------------------------------------------------
+
+
+def run_worker(monkeypatch):
+    # Between tasks the worker closes stale connections, which on PostgreSQL would
+    # close this test's connection and its open transaction with it.
+    monkeypatch.setattr(
+        "django_tasks_db.management.commands.db_worker.close_old_connections", lambda: None
+    )
+    call_command("run_worker", "--batch", "--no-startup-delay", "--no-reload", "--interval", "0")
+
+
+def test_import_emails_are_sent_by_the_worker_not_the_request(
+    administrator_client, settings, monkeypatch
+):
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+    post_csv(administrator_client, csv_file(HEADER, *good_lines(250)))
+    response = administrator_client.get(reverse("user_list"))
+    assert "will be emailed a link" in response.content.decode()
+    assert User.objects.filter(role="candidate").count() == 250
+    assert mail.outbox == []
+    # 250 people in batches of 100: three tasks, waiting for the worker.
+    queued = DBTaskResult.objects.filter(task_path__endswith="send_set_password_emails")
+    assert queued.count() == 3
+
+    run_worker(monkeypatch)
+
+    assert set(queued.values_list("status", flat=True)) == {"SUCCESSFUL"}
+    assert len(mail.outbox) == 250
+    assert {message.to[0] for message in mail.outbox} == {
+        f"Person{i}@Example.ac.nz" for i in range(1, 251)
+    }
+    # The link names the site the administrator used.
+    assert all(link_in(m).startswith("http://testserver/accounts/reset/") for m in mail.outbox)
+
+
+def test_mail_server_failure_keeps_the_accounts_and_fails_the_task(
+    administrator_client, settings, monkeypatch
+):
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+    post_csv(administrator_client, csv_file(HEADER, *good_lines(3)))
+
+    def refuse(self, messages):
+        raise ConnectionRefusedError("mail server down")
+
+    monkeypatch.setattr("django.core.mail.backends.locmem.EmailBackend.send_messages", refuse)
+    run_worker(monkeypatch)
+
+    assert User.objects.filter(role="candidate").count() == 3
+    assert DBTaskResult.objects.get().status == "FAILED"
+    assert mail.outbox == []
+
+
+def test_failed_import_queues_no_email(administrator_client, settings):
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+    lines = good_lines(3)
+    lines[2] = lines[2].replace("Person3@Example.ac.nz", "not-an-address")
+    post_csv(administrator_client, csv_file(HEADER, *lines))
+    assert not User.objects.filter(role="candidate").exists()
+    assert not DBTaskResult.objects.exists()
