@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('assessment_portal', '0001_initial'),
+        ('assessment_portal', '0002_user_unread_notifications'),
     ]
 
     operations = [
