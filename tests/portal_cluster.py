@@ -1,7 +1,7 @@
 """The portal as it runs in production with several app servers, for tests/test_several_servers.py.
 
 `PortalCluster.start` takes a fresh PostgreSQL database, an S3 bucket and a Redis
-database, migrates, loads the units and the people of `seed()`, then starts two
+database, migrates, loads the units and the people of `prepare()`, then starts two
 gunicorn instances on free ports and one task worker (`manage.py db_worker`), all
 with the same production environment (DEBUG=0). `Browser` is a small HTTP client
 that keeps cookies and sends Django's CSRF token, as a browser does.
