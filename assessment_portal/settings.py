@@ -169,6 +169,43 @@ STORAGES = {
 # In development WhiteNoise serves straight from static/ (no collectstatic needed).
 WHITENOISE_USE_FINDERS = DEBUG
 WHITENOISE_AUTOREFRESH = DEBUG
+
+# Object storage: with STORAGE_BACKEND=s3 evidence and report exports go to an
+# S3-compatible bucket instead of MEDIA_ROOT, so every app server sees the same
+# files. The bucket stays private: objects get no public ACL and the portal never
+# hands out their URLs; downloads stream through the access-checked views.
+STORAGE_BACKEND = os.environ.get("STORAGE_BACKEND", "filesystem")
+if STORAGE_BACKEND == "s3":
+    STORAGES["default"] = {
+        "BACKEND": "assessment_portal.storage.PrivateS3Storage",
+        "OPTIONS": {
+            "endpoint_url": os.environ.get("S3_ENDPOINT_URL") or None,
+            "bucket_name": os.environ.get("S3_BUCKET", ""),
+            "access_key": os.environ.get("S3_ACCESS_KEY_ID") or None,
+            "secret_key": os.environ.get("S3_SECRET_ACCESS_KEY") or None,
+            "region_name": os.environ.get("S3_REGION") or None,
+            "addressing_style": os.environ.get("S3_ADDRESSING_STYLE") or None,
+        },
+    }
+    if not STORAGES["default"]["OPTIONS"]["bucket_name"]:
+        raise ImproperlyConfigured("STORAGE_BACKEND=s3 needs S3_BUCKET.")
+elif STORAGE_BACKEND != "filesystem":
+    raise ImproperlyConfigured(
+        f"STORAGE_BACKEND must be 'filesystem' or 's3', not {STORAGE_BACKEND!r}."
+    )
+
+# The cache is shared by every process and host when REDIS_URL names a Redis
+# server; without it each process keeps its own, which suits one process only.
+if os.environ.get("REDIS_URL"):
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": os.environ["REDIS_URL"],
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
 EVIDENCE_MAX_UPLOAD_BYTES = int(os.environ.get("EVIDENCE_MAX_UPLOAD_MB", "50")) * 1024 * 1024
 # Long jobs (large moderation reports, account e-mails) run in the background:
 # `manage.py run_worker` takes them from the database queue. `make run` and

@@ -1,14 +1,14 @@
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.core.files.storage import default_storage
 from django.core.paginator import Paginator
 from django.db.models import Count
-from django.http import FileResponse, Http404
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.defaultfilters import pluralize
 from django.views.decorators.http import require_GET
 
 from assessment_portal.access import administrator_required, get_visible_or_404, security_log
+from assessment_portal.storage import attachment_response
 
 from . import moderation
 from .models import (
@@ -193,15 +193,11 @@ def export_download(request, pk):
         pk=pk,
         status=ModerationExport.Status.DONE,
     )
-    response = FileResponse(
-        default_storage.open(export.file.name, "rb"),
-        as_attachment=True,
+    return attachment_response(
+        export.file,
         filename=moderation.export_filename(export),
         content_type="application/pdf" if export.format == "pdf" else "text/csv; charset=utf-8",
     )
-    response["Cache-Control"] = "private, no-store"
-    response["X-Content-Type-Options"] = "nosniff"
-    return response
 
 
 # --- moderators ----------------------------------------------------------------------

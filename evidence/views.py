@@ -14,12 +14,13 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Count, Prefetch
-from django.http import FileResponse, Http404
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_POST
 
 from assessment_portal.access import get_visible_or_404
+from assessment_portal.storage import attachment_response
 from assessments.models import Assessment, Enrolment
 from assessments.services import submit_for_assessment
 from standards.models import PerformanceCriterion
@@ -297,15 +298,11 @@ def file_delete(request, pk):
 def file_download(request, pk):
     evidence_file = get_object_or_404(EvidenceFile, pk=pk)
     get_visible_or_404(Evidence.objects.all(), request.user, pk=evidence_file.evidence_id)
-    response = FileResponse(
-        evidence_file.file.open("rb"),
-        as_attachment=True,
+    return attachment_response(
+        evidence_file.file,
         filename=evidence_file.original_name,
         content_type=evidence_file.content_type,
     )
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Cache-Control"] = "private, no-store"
-    return response
 
 
 # --- mapping and coverage ----------------------------------------------------------------

