@@ -27,6 +27,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, Prefetch, Q
 from django.utils import timezone
 
+from assessment_portal.dates import validate_plausible_date
 from evidence.models import Evidence, EvidenceMapping
 from standards.models import Unit
 
@@ -87,6 +88,8 @@ def create_round(*, unit, name, period_start, period_end, by, minimum=None, perc
     """Open a round and record its population; the sample is drawn or picked next."""
     if not by.is_administrator:
         raise PermissionDenied
+    validate_plausible_date(period_start)
+    validate_plausible_date(period_end)
     if period_end < period_start:
         raise ValidationError("The period must end on or after its first day.")
     default_minimum, default_percent = default_rule(unit)
