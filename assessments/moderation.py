@@ -14,20 +14,22 @@ import logging
 import math
 import random
 import secrets
+import threading
 import uuid
 from collections import defaultdict
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.base import ContentFile
-from django.core.files.storage import default_storage
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, Prefetch, Q
 from django.utils import timezone
 
 from assessment_portal.dates import validate_plausible_date
+from assessment_portal.stored_files import delete_quietly, save_new
 from evidence.models import Evidence, EvidenceMapping
 from standards.models import Unit
 
@@ -753,37 +755,150 @@ def request_export(*, round_, format, by):
     return export
 
 
+# A running export's task touches its heartbeat this often; an export with no heartbeat
+# for STALE_AFTER (a dozen missed beats) lost its worker: killed, out of memory, restarted.
+# One running for longer than MAX_RUNNING is hung, however alive its heartbeat thread is:
+# the largest round's PDF takes seconds. One queued for QUEUED_TOO_LONG found no worker.
+HEARTBEAT_SECONDS = 10
+STALE_AFTER = timedelta(minutes=2)
+MAX_RUNNING = timedelta(minutes=30)
+QUEUED_TOO_LONG = timedelta(hours=1)
+
+EXPORT_FAILED = (
+    "The report could not be built. Try again; if it fails again, ask the system "
+    "administrator to check the log."
+)
+WORKER_DIED = (
+    "The background worker building this report stopped without finishing (no sign of it "
+    "for over {minutes} minutes), so it was given up and nothing was kept. Retry it."
+)
+WORKER_HUNG = (
+    "Building this report took more than {minutes} minutes, so it was given up and nothing "
+    "was kept. Retry it; if it happens again, ask the system administrator to check the log."
+)
+NO_WORKER = (
+    "No background worker picked this report up within an hour, so it was given up. Check "
+    "that the task worker (manage.py db_worker) is running, then retry."
+)
+
+
+@contextmanager
+def _heartbeat(export_id):
+    """Touch the export's heartbeat from a side thread while the build runs."""
+    stop = threading.Event()
+
+    def beat():
+        try:
+            while not stop.wait(HEARTBEAT_SECONDS):
+                ModerationExport.objects.filter(
+                    pk=export_id, status=ModerationExport.Status.RUNNING
+                ).update(heartbeat_at=timezone.now())
+        except Exception:
+            audit_log.exception("moderation export heartbeat failed: export=%s", export_id)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=beat, name=f"export-{export_id}-heartbeat", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
 def run_export(export_id):
     """Build an export and store it under a server-generated name.
 
     The status moves queued -> running -> done (or failed, with a message for
     the administrator; the details go to the log). Only a queued export is
-    built, so a task delivered twice does the work once.
+    built, so a task delivered twice does the work once; and only a running one
+    is finished, so an export given up meanwhile (see fail_stale_exports) keeps
+    no file. A failure at any point leaves no stored file behind.
     """
+    now = timezone.now()
     claimed = ModerationExport.objects.filter(
         pk=export_id, status=ModerationExport.Status.QUEUED
-    ).update(status=ModerationExport.Status.RUNNING, started_at=timezone.now())
+    ).update(status=ModerationExport.Status.RUNNING, started_at=now, heartbeat_at=now)
     if not claimed:
         return None
     export = ModerationExport.objects.select_related("round__unit").get(pk=export_id)
+    running = ModerationExport.objects.filter(pk=export.pk, status=ModerationExport.Status.RUNNING)
     try:
-        content = BUILDERS[export.format](export.round)
-        name = default_storage.save(
-            f"moderation-exports/{uuid.uuid4().hex}.{export.format}", ContentFile(content)
-        )
+        with _heartbeat(export.pk):
+            content = BUILDERS[export.format](export.round)
+            name = save_new(
+                f"moderation-exports/{uuid.uuid4().hex}.{export.format}", ContentFile(content)
+            )
     except Exception:
         audit_log.exception("moderation export failed: export=%s", export.pk)
-        ModerationExport.objects.filter(pk=export.pk).update(
+        running.update(
             status=ModerationExport.Status.FAILED,
-            error="The report could not be built. Try again; if it fails again, "
-            "ask the system administrator to check the log.",
+            error=EXPORT_FAILED,
             finished_at=timezone.now(),
         )
         raise
-    ModerationExport.objects.filter(pk=export.pk).update(
-        status=ModerationExport.Status.DONE, file=name, finished_at=timezone.now()
-    )
+    try:
+        finished = running.update(
+            status=ModerationExport.Status.DONE, file=name, finished_at=timezone.now()
+        )
+    except BaseException:
+        delete_quietly([name])
+        raise
+    if not finished:
+        delete_quietly([name])
+        audit_log.info("moderation export finished after it was given up: export=%s", export.pk)
+        return None
     return name
+
+
+def fail_stale_exports(exports):
+    """Mark failed, with the reason, each of ``exports`` whose worker died, hung or never came.
+
+    Called whenever exports are shown, so the page and its status polling see the
+    failure (and stop polling) without anyone having to clean up. One query when
+    nothing is stale.
+    """
+    now = timezone.now()
+    Status = ModerationExport.Status
+    reasons = {
+        "died": (
+            Q(status=Status.RUNNING, heartbeat_at__lt=now - STALE_AFTER)
+            | Q(status=Status.RUNNING, heartbeat_at__isnull=True, started_at__lt=now - STALE_AFTER),
+            WORKER_DIED.format(minutes=int(STALE_AFTER.total_seconds() // 60)),
+        ),
+        "hung": (
+            Q(status=Status.RUNNING, started_at__lt=now - MAX_RUNNING),
+            WORKER_HUNG.format(minutes=int(MAX_RUNNING.total_seconds() // 60)),
+        ),
+        "never picked up": (
+            Q(status=Status.QUEUED, created_at__lt=now - QUEUED_TOO_LONG),
+            NO_WORKER,
+        ),
+    }
+    any_stale = Q()
+    for condition, _ in reasons.values():
+        any_stale |= condition
+    if not exports.filter(any_stale).exists():
+        return 0
+    given_up = 0
+    for what, (condition, reason) in reasons.items():
+        # The condition again in the update: an export that finished meanwhile stays done.
+        stale = ModerationExport.objects.filter(condition, pk__in=exports.values("pk"))
+        pks = list(stale.values_list("pk", flat=True))
+        if pks:
+            given_up += ModerationExport.objects.filter(condition, pk__in=pks).update(
+                status=Status.FAILED, error=reason, finished_at=now
+            )
+            audit_log.warning("moderation exports given up (%s): exports=%s", what, pks)
+    return given_up
+
+
+def retry_export(*, export, by):
+    """Queue a new export like a failed one; the failed one stays listed with its reason."""
+    if export.status != ModerationExport.Status.FAILED:
+        raise ValidationError("Only a failed report can be retried.")
+    return request_export(round_=export.round, format=export.format, by=by)
 
 
 def export_filename(export):

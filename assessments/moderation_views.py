@@ -6,7 +6,7 @@ from django.db.models import Count
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.defaultfilters import pluralize
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
 
 from assessment_portal.access import administrator_required, get_visible_or_404, security_log
 
@@ -172,6 +172,7 @@ def round_export(request, pk):
         )
         messages.info(request, "The report is being built; it appears below when ready.")
         return redirect("moderation:round_export", round_.pk)
+    moderation.fail_stale_exports(round_.exports.all())
     exports = round_.exports.select_related("created_by")[:20]
     return render(
         request, "moderation/export.html", {"round": round_, "form": form, "exports": exports}
@@ -181,8 +182,22 @@ def round_export(request, pk):
 @require_GET
 @administrator_required
 def export_status(request, pk):
+    moderation.fail_stale_exports(ModerationExport.objects.filter(pk=pk))
     export = get_object_or_404(ModerationExport, pk=pk)
     return render(request, "moderation/_export_status.html", {"export": export})
+
+
+@require_POST
+@administrator_required
+def export_retry(request, pk):
+    export = get_object_or_404(ModerationExport.objects.select_related("round"), pk=pk)
+    try:
+        moderation.retry_export(export=export, by=request.user)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.info(request, "The report is being built again; it appears below when ready.")
+    return redirect("moderation:round_export", export.round_id)
 
 
 @require_GET

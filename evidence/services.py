@@ -24,11 +24,11 @@ from dataclasses import dataclass, field
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import Prefetch
 from django.utils import timezone
 
+from assessment_portal.stored_files import delete_quietly, save_new
 from assessments.models import Assessment, Enrolment
 from standards.models import Outcome, PerformanceCriterion
 
@@ -37,6 +37,7 @@ from .upload_handlers import max_upload_bytes
 from .uploads import UploadRejected, check_upload, storage_name
 
 audit_log = logging.getLogger("assessment_portal.audit")
+log = logging.getLogger(__name__)
 
 Kind = Evidence.Kind
 CANDIDATE_KINDS = {Kind.FILE, Kind.WRITTEN}
@@ -81,6 +82,16 @@ _NEWLINES = re.compile(r"\r\n?|[\u2028\u2029]")
 
 class FilesRejected(ValidationError):
     """One or more uploaded files broke a rule; nothing was saved."""
+
+
+class StorageFailed(ValidationError):
+    """The file store failed while saving; nothing was kept."""
+
+    def __init__(self):
+        super().__init__(
+            "The files could not be stored: the server's file storage failed. Nothing was "
+            "saved. Try again; if it happens again, tell the system administrator."
+        )
 
 
 class EvidenceLocked(ValidationError):
@@ -256,7 +267,11 @@ def _store_files(evidence, uploads, checked, stored):
     """Save each file under a server-made name, appending its name to ``stored`` first thing,
     so the caller can remove what reached storage if the transaction fails."""
     for upload, accepted in zip(uploads, checked, strict=True):
-        name = default_storage.save(storage_name(accepted), upload)
+        try:
+            name = save_new(storage_name(accepted), upload)
+        except OSError as error:
+            log.exception("evidence file could not be stored: evidence=%s", evidence.pk)
+            raise StorageFailed from error
         stored.append(name)
         EvidenceFile.objects.create(
             evidence=evidence,
@@ -269,8 +284,7 @@ def _store_files(evidence, uploads, checked, stored):
 
 
 def _delete_stored(names):
-    for name in names:
-        default_storage.delete(name)
+    delete_quietly(names)
 
 
 def _write_with_files(write):
