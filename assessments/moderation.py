@@ -38,6 +38,7 @@ from .models import (
     Assessment,
     AssessorResponse,
     AuditEntry,
+    Enrolment,
     Judgement,
     ModeratedCriterion,
     ModerationExport,
@@ -193,18 +194,57 @@ def involved_people(attempts):
     return involved
 
 
+# How someone took part in assessing an attempt, in words, for the refusal messages.
+_INVOLVEMENT = {
+    "judgement changed": "judged its criteria",
+    "signed off": "signed it off",
+    "result amended": "amended its result",
+}
+
+
+def involvement(user, attempt):
+    """How ``user`` took part in assessing ``attempt``, in words (empty when they did not).
+
+    ``attempt`` needs its enrolment and sign-off loaded. Checked afresh at every step
+    (drawing, reviewing, reassigning), because amending a result or reassigning an
+    enrolment can make a moderator part of the decision after the sample was drawn.
+    """
+    enrolment = attempt.enrolment
+    ways = []
+    if user.pk == enrolment.candidate_id:
+        ways.append("is its candidate")
+    if user.pk == enrolment.assessor_id:
+        ways.append("is the enrolment's assessor")
+    actions = set(
+        AuditEntry.objects.filter(
+            assessment=attempt, actor=user, action__in=ASSESSING_ACTIONS
+        ).values_list("action", flat=True)
+    )
+    if user.pk == attempt.sign_off.signed_by_id:
+        actions.add("signed off")
+    ways += [words for action, words in _INVOLVEMENT.items() if action in actions]
+    if Assessment.evidence.through.objects.filter(
+        assessment=attempt, evidence__recorded_by=user
+    ).exists():
+        ways.append("recorded evidence in it")
+    return ways
+
+
+def conflicted_samples(round_):
+    """The unreviewed samples of ``round_`` whose moderator took part in the decision since
+    it was drawn (by amending it, or by becoming the enrolment's assessor), by primary key."""
+    samples = list(
+        round_.samples.filter(review__isnull=True).select_related(
+            "assessment__enrolment", "assessment__sign_off"
+        )
+    )
+    involved = involved_people([sample.assessment for sample in samples])
+    return {s.pk for s in samples if s.moderator_id in involved[s.assessment_id]}
+
+
 def _require_moderator(user):
     if not (user.is_moderator and user.is_active) or user.is_candidate:
         raise ValidationError(f"{user} is not an active moderator.")
-
-
-def check_moderator(moderator, attempt, involved):
-    """Refuse a moderator who is not one, or who took part in the assessment."""
-    _require_moderator(moderator)
-    if moderator.pk in involved:
-        raise ValidationError(
-            f"{moderator} took part in assessing {attempt} and cannot moderate it."
-        )
 
 
 def _assign(attempts, moderators):
@@ -321,7 +361,15 @@ def assign_moderator(*, sample, moderator, by):
     if ModerationReview.objects.filter(sample=sample).exists():
         raise ValidationError("This sample has been reviewed; its moderator cannot change.")
     attempt = sample.assessment
-    check_moderator(moderator, attempt, involved_people([attempt])[attempt.pk])
+    _require_moderator(moderator)
+    _lock_enrolment(attempt)
+    ways = involvement(moderator, attempt)
+    if ways:
+        raise ValidationError(
+            f"{moderator} took part in assessing {attempt} ({moderator} {_and(ways)}) and "
+            "cannot moderate it: a moderator must have had no part in the decision. Choose "
+            "another moderator."
+        )
     previous = sample.moderator_id
     sample.moderator = moderator
     sample.assigned_at = timezone.now()
@@ -417,14 +465,19 @@ def submit_review(*, sample, by, criteria, agrees_with_result, recommendation):
     needs its reason. The learner's result is left exactly as it is.
     """
     sample = (
-        ModerationSample.objects.select_for_update()
-        .select_related("assessment", "round")
+        ModerationSample.objects.select_for_update(of=("self",))
+        .select_related("assessment__enrolment", "assessment__sign_off", "round")
         .get(pk=sample.pk)
     )
     if by.pk != sample.moderator_id:
         raise PermissionDenied
     # Losing the moderator flag after assignment ends the right to review.
     _require_moderator(by)
+    _lock_enrolment(sample.assessment)
+    refusal = review_refusal(sample, by)
+    if refusal:
+        audit_log.info("review refused, moderator involved: sample=%s by=%s", sample.pk, by.pk)
+        raise ValidationError(refusal)
     if ModerationReview.objects.filter(sample=sample).exists():
         raise ValidationError("This attempt has already been reviewed; reviews are final.")
     judgements = {j.pk: j for j in sample.assessment.judgements.select_related("criterion")}
@@ -481,6 +534,31 @@ def submit_review(*, sample, by, criteria, agrees_with_result, recommendation):
         by.pk,
     )
     return review
+
+
+def _lock_enrolment(attempt):
+    """Queue behind a reassignment of the attempt's enrolment (services.reassign_assessor),
+    and re-read its assessor, so independence is checked against who assesses it now."""
+    attempt.enrolment = Enrolment.objects.select_for_update().get(pk=attempt.enrolment_id)
+
+
+def review_refusal(sample, moderator):
+    """Why ``moderator`` may no longer review ``sample`` (None if they may), and what to do."""
+    ways = involvement(moderator, sample.assessment)
+    if not ways:
+        return None
+    return (
+        f"You can no longer review this decision: you {_and(ways, you=True)}"
+        ", and a moderator must have had no part in the decision. An administrator can give "
+        f"the sample to another moderator (Moderation, round “{sample.round.name}”, “change” "
+        "beside the moderator)."
+    )
+
+
+def _and(ways, you=False):
+    if you:
+        ways = [w.replace("is ", "are ", 1) if w.startswith("is ") else w for w in ways]
+    return ways[0] if len(ways) == 1 else ", ".join(ways[:-1]) + " and " + ways[-1]
 
 
 def respond(*, review, by, text):

@@ -122,6 +122,7 @@ def round_detail(request, pk):
             "round": round_,
             "sizes": moderation.sizes(round_),
             "samples": samples,
+            "conflicted": moderation.conflicted_samples(round_) if round_.is_sampled else set(),
             "draw_form": draw_form,
             "pick_form": pick_form,
         },
@@ -239,8 +240,10 @@ def review(request, pk):
     )
     context = moderation.review_context(sample)
     done = getattr(sample, "review", None)
-    form = None
+    form = refusal = None
     if done is None:
+        refusal = moderation.review_refusal(sample, request.user)
+    if done is None and refusal is None:
         form = ReviewForm(request.POST or None, judgements=context["judgements"])
         if request.method == "POST" and form.is_valid():
             try:
@@ -262,7 +265,14 @@ def review(request, pk):
     return render(
         request,
         "moderation/review.html",
-        {**context, "sample": sample, "done": done, "form": form, "rows": rows},
+        {
+            **context,
+            "sample": sample,
+            "done": done,
+            "form": form,
+            "refusal": refusal,
+            "rows": rows,
+        },
     )
 
 

@@ -362,6 +362,15 @@ def amend(request, pk):
             form.add_error(None, error)
         else:
             messages.success(request, "The amendment is recorded; the signed record is kept.")
+            for sample in assessment.moderation_samples.filter(
+                moderator=request.user, review__isnull=True
+            ).select_related("round"):
+                messages.warning(
+                    request,
+                    f"You moderate this decision in the round “{sample.round.name}”; having "
+                    "amended it you can no longer review it. Give the sample to another "
+                    "moderator (Moderation, the round, “change” beside the moderator).",
+                )
             return redirect(assessment)
     return render(
         request,
