@@ -45,7 +45,7 @@ def enrolment_list(request):
         {
             "page": page,
             "units": Unit.objects.all(),
-            "cohorts": Cohort.objects.all() if request.user.is_administrator else [],
+            "cohorts": [] if request.user.is_candidate else Cohort.objects.visible_to(request.user),
             "unit_code": unit_code,
             "cohort_id": cohort_id,
         },
@@ -179,7 +179,7 @@ def queue(request):
             "counts": counts,
             "total": sum(unit.total for unit in counts),
             "units": Unit.objects.all(),
-            "cohorts": Cohort.objects.all(),
+            "cohorts": Cohort.objects.visible_to(request.user),
             "unit_code": unit_code,
             "cohort_id": cohort_id,
         },

@@ -9,15 +9,18 @@ from django.utils import timezone
 
 from assessments import moderation
 from assessments.models import ModerationExport
-from tests.test_moderation import new_round, people, quick_attempt  # noqa: F401
+from tests import test_moderation
+from tests.test_moderation import new_round, quick_attempt
 
 pytestmark = pytest.mark.django_db
+
+people = test_moderation.people
 
 IMMEDIATE = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}
 
 
 @pytest.fixture
-def round_(people, make_user):  # noqa: F811
+def round_(people, make_user):
     quick_attempt(make_user("c1", "candidate"), people["a1"])
     return new_round(people)
 
@@ -34,7 +37,7 @@ def stuck(round_, admin, *, heartbeat_ago, started_ago=None, status="running"):
     return export
 
 
-def test_an_export_whose_worker_died_is_failed_and_stops_polling(client, people, round_):  # noqa: F811
+def test_an_export_whose_worker_died_is_failed_and_stops_polling(client, people, round_):
     export = stuck(round_, people["admin"], heartbeat_ago=timedelta(minutes=10))
     client.force_login(people["admin"])
     fragment = client.get(reverse("moderation:export_status", args=[export.pk])).content.decode()
@@ -47,7 +50,7 @@ def test_an_export_whose_worker_died_is_failed_and_stops_polling(client, people,
     assert reverse("moderation:export_retry", args=[export.pk]) in fragment
 
 
-def test_a_live_export_keeps_polling(client, people, round_):  # noqa: F811
+def test_a_live_export_keeps_polling(client, people, round_):
     export = stuck(round_, people["admin"], heartbeat_ago=timedelta(seconds=5))
     client.force_login(people["admin"])
     fragment = client.get(reverse("moderation:export_status", args=[export.pk])).content.decode()
@@ -56,7 +59,7 @@ def test_a_live_export_keeps_polling(client, people, round_):  # noqa: F811
     assert export.status == ModerationExport.Status.RUNNING
 
 
-def test_a_hung_export_and_one_never_picked_up_are_failed_too(people, round_):  # noqa: F811
+def test_a_hung_export_and_one_never_picked_up_are_failed_too(people, round_):
     hung = stuck(
         round_,
         people["admin"],
@@ -75,7 +78,7 @@ def test_a_hung_export_and_one_never_picked_up_are_failed_too(people, round_):  
     assert fresh.status == ModerationExport.Status.QUEUED
 
 
-def test_the_export_page_shows_the_failure_and_retries_it(client, people, round_, settings):  # noqa: F811
+def test_the_export_page_shows_the_failure_and_retries_it(client, people, round_, settings):
     settings.TASKS = IMMEDIATE
     export = stuck(round_, people["admin"], heartbeat_ago=timedelta(minutes=10))
     client.force_login(people["admin"])
@@ -91,7 +94,7 @@ def test_the_export_page_shows_the_failure_and_retries_it(client, people, round_
     assert export.status == ModerationExport.Status.FAILED  # kept, with its reason
 
 
-def test_only_failed_exports_are_retried_and_only_by_administrators(client, people, round_):  # noqa: F811
+def test_only_failed_exports_are_retried_and_only_by_administrators(client, people, round_):
     export = stuck(round_, people["admin"], heartbeat_ago=timedelta(seconds=1))
     url = reverse("moderation:export_retry", args=[export.pk])
     client.force_login(people["m1"])
@@ -103,7 +106,7 @@ def test_only_failed_exports_are_retried_and_only_by_administrators(client, peop
     assert client.get(url).status_code == 405
 
 
-def test_a_worker_finishing_after_it_was_given_up_keeps_no_file(people, round_, media_root):  # noqa: F811
+def test_a_worker_finishing_after_it_was_given_up_keeps_no_file(people, round_, media_root):
     """The row was failed as stale while the worker was merely slow: its late file goes."""
     export = ModerationExport.objects.create(round=round_, format="csv", created_by=people["admin"])
     real_build = moderation.BUILDERS["csv"]

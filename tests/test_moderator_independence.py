@@ -7,13 +7,16 @@ from django.urls import reverse
 
 from assessments import moderation, services
 from assessments.models import Enrolment, ModerationReview
-from tests.test_moderation import agree_all, new_round, people, quick_attempt  # noqa: F401
+from tests import test_moderation
+from tests.test_moderation import agree_all, new_round, quick_attempt
 
 pytestmark = pytest.mark.django_db
 
+people = test_moderation.people
+
 
 @pytest.fixture
-def sampled(people, make_user):  # noqa: F811
+def sampled(people, make_user):
     """a1's decision about a candidate, sampled for the administrator to moderate."""
     attempt = quick_attempt(make_user("cand", "candidate", first_name="Tama"), people["a1"])
     round_ = new_round(people)
@@ -33,7 +36,7 @@ def review(sample, by):
     )
 
 
-def test_an_administrator_who_amended_a_sampled_result_cannot_review_it(client, people, sampled):  # noqa: F811
+def test_an_administrator_who_amended_a_sampled_result_cannot_review_it(client, people, sampled):
     admin = people["admin"]
     client.force_login(admin)
     response = client.post(
@@ -79,7 +82,7 @@ def test_an_administrator_who_amended_a_sampled_result_cannot_review_it(client, 
     assert ModerationReview.objects.get().moderator == people["m1"]
 
 
-def test_an_assessor_made_assessor_of_the_enrolment_cannot_review(people, sampled):  # noqa: F811
+def test_an_assessor_made_assessor_of_the_enrolment_cannot_review(people, sampled):
     moderation.assign_moderator(sample=sampled, moderator=people["m1"], by=people["admin"])
     # However it came about (e.g. data from before this check), the review is refused.
     Enrolment.objects.filter(pk=sampled.assessment.enrolment_id).update(assessor=people["m1"])
@@ -88,7 +91,7 @@ def test_an_assessor_made_assessor_of_the_enrolment_cannot_review(people, sample
     assert not ModerationReview.objects.exists()
 
 
-def test_reassigning_the_enrolment_to_its_samples_moderator_is_refused(client, people, sampled):  # noqa: F811
+def test_reassigning_the_enrolment_to_its_samples_moderator_is_refused(client, people, sampled):
     moderation.assign_moderator(sample=sampled, moderator=people["m1"], by=people["admin"])
     enrolment = sampled.assessment.enrolment
     client.force_login(people["admin"])
@@ -108,7 +111,7 @@ def test_reassigning_the_enrolment_to_its_samples_moderator_is_refused(client, p
     services.reassign_assessor(enrolment=enrolment, assessor=people["m1"], by=people["admin"])
 
 
-def test_assigning_the_enrolments_current_assessor_as_moderator_is_refused(people, sampled):  # noqa: F811
+def test_assigning_the_enrolments_current_assessor_as_moderator_is_refused(people, sampled):
     enrolment = sampled.assessment.enrolment
     services.reassign_assessor(enrolment=enrolment, assessor=people["m2"], by=people["admin"])
     with pytest.raises(ValidationError, match="is the enrolment's assessor"):
