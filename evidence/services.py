@@ -283,10 +283,6 @@ def _store_files(evidence, uploads, checked, stored):
         )
 
 
-def _delete_stored(names):
-    delete_quietly(names)
-
-
 def _write_with_files(write):
     """Run ``write(stored)`` in a transaction; if it fails, delete the files it stored.
 
@@ -298,7 +294,7 @@ def _write_with_files(write):
         with transaction.atomic(durable=True):
             write(stored)
     except BaseException:
-        _delete_stored(stored)
+        delete_quietly(stored)
         raise
 
 
@@ -381,7 +377,7 @@ def delete_evidence(*, evidence, by):
     current.files.all().delete()
     current.delete()
     # Only once the deletion is committed: a rollback must not leave rows without their files.
-    transaction.on_commit(lambda: _delete_stored(names), robust=True)
+    transaction.on_commit(lambda: delete_quietly(names), robust=True)
     audit_log.info(
         "evidence deleted: evidence=%s candidate=%s files=%s by=%s",
         evidence.pk,
@@ -404,7 +400,7 @@ def remove_file(*, evidence_file, by):
     name = evidence_file.file.name
     evidence_file.delete()
     current.save(update_fields=["updated_at"])
-    transaction.on_commit(lambda: _delete_stored([name]), robust=True)
+    transaction.on_commit(lambda: delete_quietly([name]), robust=True)
     audit_log.info(
         "evidence file removed: evidence=%s file=%s by=%s", current.pk, evidence_file.pk, by.pk
     )
