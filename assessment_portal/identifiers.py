@@ -5,6 +5,10 @@
 - AU Unique Student Identifier (USI): ten characters from the USI alphabet
   (digits 2-9 and letters without I and O); the last one is a check
   character computed with the Luhn mod N algorithm over that alphabet.
+
+Both are ASCII only: regular expressions' digit class, ``isdigit()`` and ``int()`` also take
+full-width and other scripts' digits ("１２３…"), which would let the same
+number be stored twice under two spellings.
 """
 
 import re
@@ -12,7 +16,7 @@ import re
 from django.core.exceptions import ValidationError
 
 USI_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
-NSN_PATTERN = re.compile(r"^\d{9,10}$")
+NSN_PATTERN = re.compile(r"[0-9]{9,10}")
 
 
 def usi_check_character(body):
@@ -27,9 +31,9 @@ def usi_check_character(body):
 
 
 def validate_usi(value):
-    if len(value) != 10 or any(char not in USI_ALPHABET for char in value):
+    if not value.isascii() or len(value) != 10 or any(char not in USI_ALPHABET for char in value):
         raise ValidationError(
-            "A USI is 10 characters: digits 2–9 and capital letters other than I and O.",
+            "A USI is 10 characters: digits 2–9 and capital letters A–Z other than I and O.",
             code="usi_format",
         )
     if usi_check_character(value[:9]) != value[9]:
@@ -40,8 +44,9 @@ def validate_usi(value):
 
 
 def validate_nsn(value):
-    if not NSN_PATTERN.match(value):
+    if not NSN_PATTERN.fullmatch(value):
         raise ValidationError(
-            "An NSN (National Student Number) is 9 or 10 digits, with no letters or spaces.",
+            "An NSN (National Student Number) is 9 or 10 digits 0–9, with no letters, spaces "
+            "or other characters.",
             code="nsn_format",
         )

@@ -66,8 +66,10 @@ def normalise_nsn(value):
 
 
 def normalise_usi(value):
-    # USIs are printed in capitals; people often type them in lower case.
-    return value.strip().upper()
+    # USIs are printed in capitals; people often type them in lower case. Only ASCII is
+    # upper-cased: "ſ".upper() is "S", which would slip a non-ASCII USI past the check.
+    value = value.strip()
+    return value.upper() if value.isascii() else value
 
 
 class CandidateFileError(Exception):

@@ -25,3 +25,5 @@ urlpatterns = [
     path("", include("assessments.urls")),
     path("admin/", admin.site.urls),
 ]
+
+handler400 = "assessment_portal.middleware.bad_request"

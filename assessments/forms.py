@@ -4,6 +4,7 @@ from crispy_forms.layout import Div, Fieldset, Layout, Submit
 from django import forms
 from django.contrib.auth import get_user_model
 
+from assessment_portal.dates import validate_plausible_date
 from standards.models import RangeItem, Unit
 
 from .models import Assessment, Cohort, Judgement
@@ -35,7 +36,10 @@ class EnrolmentForm(forms.Form):
     assessor = PersonChoiceField(queryset=active_users(User.Role.ASSESSOR))
     cohort = forms.ModelChoiceField(queryset=Cohort.objects.all(), required=False)
     due_date = forms.DateField(
-        required=False, widget=forms.DateInput(attrs={"type": "date"}), help_text="Optional."
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text="Optional.",
+        validators=[validate_plausible_date],
     )
 
     def __init__(self, *args, **kwargs):
@@ -49,7 +53,10 @@ class CohortEnrolmentForm(forms.Form):
     )
     assessor = PersonChoiceField(queryset=active_users(User.Role.ASSESSOR))
     due_date = forms.DateField(
-        required=False, widget=forms.DateInput(attrs={"type": "date"}), help_text="Optional."
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text="Optional.",
+        validators=[validate_plausible_date],
     )
 
     def __init__(self, *args, **kwargs):

@@ -6,6 +6,16 @@ from django.urls import reverse
 from standards.models import Unit
 
 
+class CohortQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        """Administrators see every cohort; others those with an enrolment they may see."""
+        if not user.is_authenticated:
+            return self.none()
+        if user.is_administrator:
+            return self
+        return self.filter(Exists(Enrolment.objects.visible_to(user).filter(cohort=OuterRef("pk"))))
+
+
 class Cohort(models.Model):
     """A group of candidates who are enrolled and followed together (an intake, a class)."""
 
@@ -18,6 +28,8 @@ class Cohort(models.Model):
         limit_choices_to={"role": "candidate"},
     )
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = CohortQuerySet.as_manager()
 
     class Meta:
         ordering = ["name"]
@@ -543,6 +555,8 @@ class ModerationExport(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
+    # Touched by the task while it builds: a stale heartbeat means its worker died.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -14,19 +14,22 @@ import logging
 import math
 import random
 import secrets
+import threading
 import uuid
 from collections import defaultdict
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.base import ContentFile
-from django.core.files.storage import default_storage
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, Prefetch, Q
 from django.utils import timezone
 
+from assessment_portal.dates import validate_plausible_date
+from assessment_portal.stored_files import delete_quietly, save_new
 from evidence.models import Evidence, EvidenceMapping
 from standards.models import Unit
 
@@ -35,6 +38,7 @@ from .models import (
     Assessment,
     AssessorResponse,
     AuditEntry,
+    Enrolment,
     Judgement,
     ModeratedCriterion,
     ModerationExport,
@@ -87,6 +91,8 @@ def create_round(*, unit, name, period_start, period_end, by, minimum=None, perc
     """Open a round and record its population; the sample is drawn or picked next."""
     if not by.is_administrator:
         raise PermissionDenied
+    validate_plausible_date(period_start)
+    validate_plausible_date(period_end)
     if period_end < period_start:
         raise ValidationError("The period must end on or after its first day.")
     default_minimum, default_percent = default_rule(unit)
@@ -188,18 +194,57 @@ def involved_people(attempts):
     return involved
 
 
+# How someone took part in assessing an attempt, in words, for the refusal messages.
+_INVOLVEMENT = {
+    "judgement changed": "judged its criteria",
+    "signed off": "signed it off",
+    "result amended": "amended its result",
+}
+
+
+def involvement(user, attempt):
+    """How ``user`` took part in assessing ``attempt``, in words (empty when they did not).
+
+    ``attempt`` needs its enrolment and sign-off loaded. Checked afresh at every step
+    (drawing, reviewing, reassigning), because amending a result or reassigning an
+    enrolment can make a moderator part of the decision after the sample was drawn.
+    """
+    enrolment = attempt.enrolment
+    ways = []
+    if user.pk == enrolment.candidate_id:
+        ways.append("is its candidate")
+    if user.pk == enrolment.assessor_id:
+        ways.append("is the enrolment's assessor")
+    actions = set(
+        AuditEntry.objects.filter(
+            assessment=attempt, actor=user, action__in=ASSESSING_ACTIONS
+        ).values_list("action", flat=True)
+    )
+    if user.pk == attempt.sign_off.signed_by_id:
+        actions.add("signed off")
+    ways += [words for action, words in _INVOLVEMENT.items() if action in actions]
+    if Assessment.evidence.through.objects.filter(
+        assessment=attempt, evidence__recorded_by=user
+    ).exists():
+        ways.append("recorded evidence in it")
+    return ways
+
+
+def conflicted_samples(round_):
+    """The unreviewed samples of ``round_`` whose moderator took part in the decision since
+    it was drawn (by amending it, or by becoming the enrolment's assessor), by primary key."""
+    samples = list(
+        round_.samples.filter(review__isnull=True).select_related(
+            "assessment__enrolment", "assessment__sign_off"
+        )
+    )
+    involved = involved_people([sample.assessment for sample in samples])
+    return {s.pk for s in samples if s.moderator_id in involved[s.assessment_id]}
+
+
 def _require_moderator(user):
     if not (user.is_moderator and user.is_active) or user.is_candidate:
         raise ValidationError(f"{user} is not an active moderator.")
-
-
-def check_moderator(moderator, attempt, involved):
-    """Refuse a moderator who is not one, or who took part in the assessment."""
-    _require_moderator(moderator)
-    if moderator.pk in involved:
-        raise ValidationError(
-            f"{moderator} took part in assessing {attempt} and cannot moderate it."
-        )
 
 
 def _assign(attempts, moderators):
@@ -317,7 +362,15 @@ def assign_moderator(*, sample, moderator, by):
     if ModerationReview.objects.filter(sample=sample).exists():
         raise ValidationError("This sample has been reviewed; its moderator cannot change.")
     attempt = sample.assessment
-    check_moderator(moderator, attempt, involved_people([attempt])[attempt.pk])
+    _require_moderator(moderator)
+    _lock_enrolment(attempt)
+    ways = involvement(moderator, attempt)
+    if ways:
+        raise ValidationError(
+            f"{moderator} took part in assessing {attempt} ({moderator} {_and(ways)}) and "
+            "cannot moderate it: a moderator must have had no part in the decision. Choose "
+            "another moderator."
+        )
     previous = sample.moderator_id
     sample.moderator = moderator
     sample.assigned_at = timezone.now()
@@ -414,14 +467,19 @@ def submit_review(*, sample, by, criteria, agrees_with_result, recommendation):
     needs its reason. The learner's result is left exactly as it is.
     """
     sample = (
-        ModerationSample.objects.select_for_update()
-        .select_related("assessment", "round")
+        ModerationSample.objects.select_for_update(of=("self",))
+        .select_related("assessment__enrolment", "assessment__sign_off", "round")
         .get(pk=sample.pk)
     )
     if by.pk != sample.moderator_id:
         raise PermissionDenied
     # Losing the moderator flag after assignment ends the right to review.
     _require_moderator(by)
+    _lock_enrolment(sample.assessment)
+    refusal = review_refusal(sample, by)
+    if refusal:
+        audit_log.info("review refused, moderator involved: sample=%s by=%s", sample.pk, by.pk)
+        raise ValidationError(refusal)
     if ModerationReview.objects.filter(sample=sample).exists():
         raise ValidationError("This attempt has already been reviewed; reviews are final.")
     judgements = {j.pk: j for j in sample.assessment.judgements.select_related("criterion")}
@@ -479,6 +537,31 @@ def submit_review(*, sample, by, criteria, agrees_with_result, recommendation):
     )
     events.sample_reviewed.send(ModerationSample, review=review, by=by)
     return review
+
+
+def _lock_enrolment(attempt):
+    """Queue behind a reassignment of the attempt's enrolment (services.reassign_assessor),
+    and re-read its assessor, so independence is checked against who assesses it now."""
+    attempt.enrolment = Enrolment.objects.select_for_update().get(pk=attempt.enrolment_id)
+
+
+def review_refusal(sample, moderator):
+    """Why ``moderator`` may no longer review ``sample`` (None if they may), and what to do."""
+    ways = involvement(moderator, sample.assessment)
+    if not ways:
+        return None
+    return (
+        f"You can no longer review this decision: you {_and(ways, you=True)}"
+        ", and a moderator must have had no part in the decision. An administrator can give "
+        f"the sample to another moderator (Moderation, round “{sample.round.name}”, “change” "
+        "beside the moderator)."
+    )
+
+
+def _and(ways, you=False):
+    if you:
+        ways = [w.replace("is ", "are ", 1) if w.startswith("is ") else w for w in ways]
+    return ways[0] if len(ways) == 1 else ", ".join(ways[:-1]) + " and " + ways[-1]
 
 
 def respond(*, review, by, text):
@@ -753,37 +836,150 @@ def request_export(*, round_, format, by):
     return export
 
 
+# A running export's task touches its heartbeat this often; an export with no heartbeat
+# for STALE_AFTER (a dozen missed beats) lost its worker: killed, out of memory, restarted.
+# One running for longer than MAX_RUNNING is hung, however alive its heartbeat thread is:
+# the largest round's PDF takes seconds. One queued for QUEUED_TOO_LONG found no worker.
+HEARTBEAT_SECONDS = 10
+STALE_AFTER = timedelta(minutes=2)
+MAX_RUNNING = timedelta(minutes=30)
+QUEUED_TOO_LONG = timedelta(hours=1)
+
+EXPORT_FAILED = (
+    "The report could not be built. Try again; if it fails again, ask the system "
+    "administrator to check the log."
+)
+WORKER_DIED = (
+    "The background worker building this report stopped without finishing (no sign of it "
+    "for over {minutes} minutes), so it was given up and nothing was kept. Retry it."
+)
+WORKER_HUNG = (
+    "Building this report took more than {minutes} minutes, so it was given up and nothing "
+    "was kept. Retry it; if it happens again, ask the system administrator to check the log."
+)
+NO_WORKER = (
+    "No background worker picked this report up within an hour, so it was given up. Check "
+    "that the task worker (manage.py db_worker) is running, then retry."
+)
+
+
+@contextmanager
+def _heartbeat(export_id):
+    """Touch the export's heartbeat from a side thread while the build runs."""
+    stop = threading.Event()
+
+    def beat():
+        try:
+            while not stop.wait(HEARTBEAT_SECONDS):
+                ModerationExport.objects.filter(
+                    pk=export_id, status=ModerationExport.Status.RUNNING
+                ).update(heartbeat_at=timezone.now())
+        except Exception:
+            audit_log.exception("moderation export heartbeat failed: export=%s", export_id)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=beat, name=f"export-{export_id}-heartbeat", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
 def run_export(export_id):
     """Build an export and store it under a server-generated name.
 
     The status moves queued -> running -> done (or failed, with a message for
     the administrator; the details go to the log). Only a queued export is
-    built, so a task delivered twice does the work once.
+    built, so a task delivered twice does the work once; and only a running one
+    is finished, so an export given up meanwhile (see fail_stale_exports) keeps
+    no file. A failure at any point leaves no stored file behind.
     """
+    now = timezone.now()
     claimed = ModerationExport.objects.filter(
         pk=export_id, status=ModerationExport.Status.QUEUED
-    ).update(status=ModerationExport.Status.RUNNING, started_at=timezone.now())
+    ).update(status=ModerationExport.Status.RUNNING, started_at=now, heartbeat_at=now)
     if not claimed:
         return None
     export = ModerationExport.objects.select_related("round__unit").get(pk=export_id)
+    running = ModerationExport.objects.filter(pk=export.pk, status=ModerationExport.Status.RUNNING)
     try:
-        content = BUILDERS[export.format](export.round)
-        name = default_storage.save(
-            f"moderation-exports/{uuid.uuid4().hex}.{export.format}", ContentFile(content)
-        )
+        with _heartbeat(export.pk):
+            content = BUILDERS[export.format](export.round)
+            name = save_new(
+                f"moderation-exports/{uuid.uuid4().hex}.{export.format}", ContentFile(content)
+            )
     except Exception:
         audit_log.exception("moderation export failed: export=%s", export.pk)
-        ModerationExport.objects.filter(pk=export.pk).update(
+        running.update(
             status=ModerationExport.Status.FAILED,
-            error="The report could not be built. Try again; if it fails again, "
-            "ask the system administrator to check the log.",
+            error=EXPORT_FAILED,
             finished_at=timezone.now(),
         )
         raise
-    ModerationExport.objects.filter(pk=export.pk).update(
-        status=ModerationExport.Status.DONE, file=name, finished_at=timezone.now()
-    )
+    try:
+        finished = running.update(
+            status=ModerationExport.Status.DONE, file=name, finished_at=timezone.now()
+        )
+    except BaseException:
+        delete_quietly([name])
+        raise
+    if not finished:
+        delete_quietly([name])
+        audit_log.info("moderation export finished after it was given up: export=%s", export.pk)
+        return None
     return name
+
+
+def fail_stale_exports(exports):
+    """Mark failed, with the reason, each of ``exports`` whose worker died, hung or never came.
+
+    Called whenever exports are shown, so the page and its status polling see the
+    failure (and stop polling) without anyone having to clean up. One query when
+    nothing is stale.
+    """
+    now = timezone.now()
+    Status = ModerationExport.Status
+    reasons = {
+        "died": (
+            Q(status=Status.RUNNING, heartbeat_at__lt=now - STALE_AFTER)
+            | Q(status=Status.RUNNING, heartbeat_at__isnull=True, started_at__lt=now - STALE_AFTER),
+            WORKER_DIED.format(minutes=int(STALE_AFTER.total_seconds() // 60)),
+        ),
+        "hung": (
+            Q(status=Status.RUNNING, started_at__lt=now - MAX_RUNNING),
+            WORKER_HUNG.format(minutes=int(MAX_RUNNING.total_seconds() // 60)),
+        ),
+        "never picked up": (
+            Q(status=Status.QUEUED, created_at__lt=now - QUEUED_TOO_LONG),
+            NO_WORKER,
+        ),
+    }
+    any_stale = Q()
+    for condition, _ in reasons.values():
+        any_stale |= condition
+    if not exports.filter(any_stale).exists():
+        return 0
+    given_up = 0
+    for what, (condition, reason) in reasons.items():
+        # The condition again in the update: an export that finished meanwhile stays done.
+        stale = ModerationExport.objects.filter(condition, pk__in=exports.values("pk"))
+        pks = list(stale.values_list("pk", flat=True))
+        if pks:
+            given_up += ModerationExport.objects.filter(condition, pk__in=pks).update(
+                status=Status.FAILED, error=reason, finished_at=now
+            )
+            audit_log.warning("moderation exports given up (%s): exports=%s", what, pks)
+    return given_up
+
+
+def retry_export(*, export, by):
+    """Queue a new export like a failed one; the failed one stays listed with its reason."""
+    if export.status != ModerationExport.Status.FAILED:
+        raise ValidationError("Only a failed report can be retried.")
+    return request_export(round_=export.round, format=export.format, by=by)
 
 
 def export_filename(export):

@@ -4,6 +4,7 @@ from django import forms
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
+from assessment_portal.dates import validate_plausible_date
 from standards.models import Unit
 
 from .models import ModerationExport
@@ -59,13 +60,16 @@ class RoundForm(forms.Form):
     unit = forms.ModelChoiceField(queryset=Unit.objects.all())
     name = forms.CharField(max_length=150, help_text="For example “2026 external moderation”.")
     period_start = forms.DateField(
-        label="First day", widget=forms.DateInput(attrs={"type": "date"})
+        label="First day",
+        widget=forms.DateInput(attrs={"type": "date"}),
+        validators=[validate_plausible_date],
     )
     period_end = forms.DateField(
         label="Last day",
         widget=forms.DateInput(attrs={"type": "date"}),
         help_text="Attempts signed off between the first and last day (inclusive) are the "
         "population.",
+        validators=[validate_plausible_date],
     )
     minimum = forms.IntegerField(
         label="Minimum per assessor", min_value=1, max_value=1000, required=False

@@ -12,6 +12,7 @@ urlpatterns = [
     path("samples/<int:pk>/moderator/", views.sample_assign, name="sample_assign"),
     path("exports/<int:pk>/status/", views.export_status, name="export_status"),
     path("exports/<int:pk>/download/", views.export_download, name="export_download"),
+    path("exports/<int:pk>/retry/", views.export_retry, name="export_retry"),
     path("reviews/", views.my_reviews, name="my_reviews"),
     path("reviews/<int:pk>/", views.review, name="review"),
     path("decisions/", views.my_decisions, name="my_decisions"),

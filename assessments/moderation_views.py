@@ -5,7 +5,7 @@ from django.db.models import Count
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.defaultfilters import pluralize
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
 
 from assessment_portal.access import administrator_required, get_visible_or_404, security_log
 from assessment_portal.storage import attachment_response
@@ -122,6 +122,7 @@ def round_detail(request, pk):
             "round": round_,
             "sizes": moderation.sizes(round_),
             "samples": samples,
+            "conflicted": moderation.conflicted_samples(round_) if round_.is_sampled else set(),
             "draw_form": draw_form,
             "pick_form": pick_form,
         },
@@ -172,6 +173,7 @@ def round_export(request, pk):
         )
         messages.info(request, "The report is being built; it appears below when ready.")
         return redirect("moderation:round_export", round_.pk)
+    moderation.fail_stale_exports(round_.exports.all())
     exports = round_.exports.select_related("created_by")[:20]
     return render(
         request, "moderation/export.html", {"round": round_, "form": form, "exports": exports}
@@ -181,8 +183,22 @@ def round_export(request, pk):
 @require_GET
 @administrator_required
 def export_status(request, pk):
+    moderation.fail_stale_exports(ModerationExport.objects.filter(pk=pk))
     export = get_object_or_404(ModerationExport, pk=pk)
     return render(request, "moderation/_export_status.html", {"export": export})
+
+
+@require_POST
+@administrator_required
+def export_retry(request, pk):
+    export = get_object_or_404(ModerationExport.objects.select_related("round"), pk=pk)
+    try:
+        moderation.retry_export(export=export, by=request.user)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.info(request, "The report is being built again; it appears below when ready.")
+    return redirect("moderation:round_export", export.round_id)
 
 
 @require_GET
@@ -220,8 +236,10 @@ def review(request, pk):
     )
     context = moderation.review_context(sample)
     done = getattr(sample, "review", None)
-    form = None
+    form = refusal = None
     if done is None:
+        refusal = moderation.review_refusal(sample, request.user)
+    if done is None and refusal is None:
         form = ReviewForm(request.POST or None, judgements=context["judgements"])
         if request.method == "POST" and form.is_valid():
             try:
@@ -243,7 +261,14 @@ def review(request, pk):
     return render(
         request,
         "moderation/review.html",
-        {**context, "sample": sample, "done": done, "form": form, "rows": rows},
+        {
+            **context,
+            "sample": sample,
+            "done": done,
+            "form": form,
+            "refusal": refusal,
+            "rows": rows,
+        },
     )
 
 

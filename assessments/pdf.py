@@ -13,7 +13,7 @@ The public API, also used by other reports (e.g. moderation):
 ``assessment_record_context(assessment, *, candidate_view=False) -> dict``
     Everything ``reports/assessment_record.html`` shows, read up front in a
     fixed number of queries however many criteria, files or changes there are.
-``transcript_context(candidate) -> dict``
+``transcript_context(candidate, viewer) -> dict``
     The same for ``reports/transcript.html``.
 
 Reports never touch the network: stylesheets and fonts come only from the
@@ -300,14 +300,17 @@ def assessment_record_context(assessment, *, candidate_view=False):
 # --- the candidate transcript -----------------------------------------------------
 
 
-def transcript_context(candidate):
+def transcript_context(candidate, viewer):
     """The context of ``reports/transcript.html``: every unit with its current result.
 
     The current result is the latest attempt's: signed off (with its date, and
-    the latest amendment's if corrected) or, until then, in progress.
+    the latest amendment's if corrected) or, until then, in progress. Only the
+    units ``viewer`` may see are listed: an assessor sees those they assess.
     """
+    visible = Enrolment.objects.visible_to(viewer)
     enrolments = (
-        candidate.enrolments.select_related("unit", "assessor")
+        visible.filter(candidate=candidate)
+        .select_related("unit", "assessor")
         .prefetch_related(
             Prefetch(
                 "assessments",
@@ -343,6 +346,7 @@ def transcript_context(candidate):
         "running_head": f"Transcript · {candidate}",
         "candidate": candidate,
         "rows": rows,
+        "partial": not viewer.is_administrator and viewer.pk != candidate.pk,
         "nzqa_credits": sum(
             row["unit"].credits or 0 for row in rows if row["achieved"] and row["unit"].is_nzqa
         ),

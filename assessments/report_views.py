@@ -84,7 +84,9 @@ def transcript(request, pk):
     candidate = _candidate_or_404(request.user, pk)
     variant = _variant(request)
     return _pdf_response(
-        pdf.render_pdf(TRANSCRIPT_TEMPLATE, pdf.transcript_context(candidate), variant=variant),
+        pdf.render_pdf(
+            TRANSCRIPT_TEMPLATE, pdf.transcript_context(candidate, request.user), variant=variant
+        ),
         pdf.transcript_filename(candidate, variant=variant),
     )
 
@@ -93,7 +95,7 @@ def transcript(request, pk):
 def transcript_preview(request, pk):
     candidate = _candidate_or_404(request.user, pk)
     context = {
-        **pdf.transcript_context(candidate),
+        **pdf.transcript_context(candidate, request.user),
         "preview": True,
         "pdf_url": reverse("reports:transcript", args=[candidate.pk]),
     }

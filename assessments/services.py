@@ -16,7 +16,15 @@ from django.utils import timezone
 from standards.models import PerformanceCriterion, Unit
 
 from . import events
-from .models import Amendment, Assessment, AuditEntry, Enrolment, Judgement, SignOff
+from .models import (
+    Amendment,
+    Assessment,
+    AuditEntry,
+    Enrolment,
+    Judgement,
+    ModerationSample,
+    SignOff,
+)
 
 audit_log = logging.getLogger("assessment_portal.audit")
 
@@ -104,8 +112,32 @@ def enrol_cohort(*, cohort, unit, assessor, by, due_date=None):
     return enrolled, skipped
 
 
+@transaction.atomic
 def reassign_assessor(*, enrolment, assessor, by):
+    """Give the enrolment another assessor.
+
+    Refused when the new assessor moderates one of its attempts still awaiting review:
+    the assessor of an enrolment has a part in its decisions and cannot moderate them.
+    The administrator first gives that sample to another moderator, or picks someone else.
+    """
     _check_roles(enrolment.candidate, assessor)
+    # The row lock orders this against moderator assignments and reviews of its attempts.
+    enrolment = Enrolment.objects.select_for_update().get(pk=enrolment.pk)
+    moderating = (
+        ModerationSample.objects.filter(
+            assessment__enrolment=enrolment, moderator=assessor, review__isnull=True
+        )
+        .select_related("round", "assessment")
+        .first()
+    )
+    if moderating:
+        raise ValidationError(
+            f"{assessor} is the moderator of attempt {moderating.assessment.attempt} of this "
+            f"enrolment in the moderation round “{moderating.round.name}”, not yet reviewed; "
+            "as its assessor they could no longer moderate it. Give that sample to another "
+            "moderator first (Moderation, the round, “change” beside the moderator), or "
+            "choose another assessor."
+        )
     previous = enrolment.assessor_id
     enrolment.assessor = assessor
     enrolment.save(update_fields=["assessor"])

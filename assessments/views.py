@@ -45,7 +45,7 @@ def enrolment_list(request):
         {
             "page": page,
             "units": Unit.objects.all(),
-            "cohorts": Cohort.objects.all() if request.user.is_administrator else [],
+            "cohorts": [] if request.user.is_candidate else Cohort.objects.visible_to(request.user),
             "unit_code": unit_code,
             "cohort_id": cohort_id,
         },
@@ -179,7 +179,7 @@ def queue(request):
             "counts": counts,
             "total": sum(unit.total for unit in counts),
             "units": Unit.objects.all(),
-            "cohorts": Cohort.objects.all(),
+            "cohorts": Cohort.objects.visible_to(request.user),
             "unit_code": unit_code,
             "cohort_id": cohort_id,
         },
@@ -362,6 +362,15 @@ def amend(request, pk):
             form.add_error(None, error)
         else:
             messages.success(request, "The amendment is recorded; the signed record is kept.")
+            for sample in assessment.moderation_samples.filter(
+                moderator=request.user, review__isnull=True
+            ).select_related("round"):
+                messages.warning(
+                    request,
+                    f"You moderate this decision in the round “{sample.round.name}”; having "
+                    "amended it you can no longer review it. Give the sample to another "
+                    "moderator (Moderation, the round, “change” beside the moderator).",
+                )
             return redirect(assessment)
     return render(
         request,

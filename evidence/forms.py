@@ -2,6 +2,7 @@ from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Submit
 from django import forms
 
+from assessment_portal.dates import validate_plausible_date
 from assessments.forms import PersonChoiceField
 from assessments.services import CANDIDATE_DECLARATION
 from standards.models import PerformanceCriterion, RangeItem
@@ -133,6 +134,8 @@ class EvidenceForm(FilesFormMixin, forms.ModelForm):
         if creating and kind in services.KINDS_WITH_FILES:
             self.add_files_field(upload_rejections, required=kind == Kind.FILE)
             order.append("files")
+        if "occurred_on" in self.fields:
+            self.fields["occurred_on"].validators.append(validate_plausible_date)
         self.order_fields(order)
         self.helper = _helper("Save" if self.instance.pk else "Add to portfolio")
 

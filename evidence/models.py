@@ -8,7 +8,7 @@ must stay exactly as it was.
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, Q
 from django.urls import reverse
 
 from standards.models import PerformanceCriterion
@@ -16,20 +16,36 @@ from standards.models import PerformanceCriterion
 
 class EvidenceQuerySet(models.QuerySet):
     def visible_to(self, user):
-        """Candidates see their own; assessors their assigned candidates'; administrators all."""
+        """Candidates see their own; assessors what they assess; administrators all."""
         if not user.is_authenticated:
             return self.none()
         if user.is_administrator:
             return self
         if user.is_assessor:
-            from assessments.models import Enrolment, ModerationSample
+            from assessments.models import Assessment, Enrolment, ModerationSample
 
+            # Only what they assess: items mapped to, or submitted in, a unit they assess
+            # for the candidate, the candidate's items not mapped to any unit yet, and the
+            # records they made themselves; not evidence for units someone else assesses.
             assigned = Enrolment.objects.filter(candidate=OuterRef("candidate"), assessor=user)
+            unmapped = ~Exists(EvidenceMapping.objects.filter(evidence=OuterRef("pk")))
+            mapped = EvidenceMapping.objects.filter(
+                evidence=OuterRef("pk"),
+                criterion__outcome__unit__enrolments__candidate=OuterRef("candidate"),
+                criterion__outcome__unit__enrolments__assessor=user,
+            )
+            submitted = Assessment.objects.filter(evidence=OuterRef("pk"), enrolment__assessor=user)
             # A moderator opens the evidence of the decisions sampled for them.
             moderated = ModerationSample.objects.moderated_by(user).filter(
                 assessment__evidence=OuterRef("pk")
             )
-            return self.filter(Exists(assigned) | Exists(moderated))
+            return self.filter(
+                Q(recorded_by=user)
+                | (Exists(assigned) & unmapped)
+                | Exists(mapped)
+                | Exists(submitted)
+                | Exists(moderated)
+            )
         return self.filter(candidate=user)
 
     def with_lock_state(self):

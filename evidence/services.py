@@ -5,9 +5,16 @@ message for the user (``PermissionDenied`` for the wrong actor) when a rule is
 broken, leaving the database and the stored files unchanged.
 
 Submitted evidence is locked (``Evidence.is_locked``): it cannot be edited or
-deleted, and its files and mappings cannot be removed. Mapping a locked item
-to further criteria is allowed, so evidence judged for one unit can still be
-used holistically for another.
+deleted, and its files and mappings cannot be removed. Its mappings to the
+criteria of a unit it was submitted for are frozen for good (no new criterion
+of that unit, no changed range items), so the marking page shows exactly what
+the candidate claimed when they submitted. Mapping a locked item to criteria of
+another unit is allowed, so evidence judged for one unit can still be used
+holistically for another.
+
+Items an assessor recorded (observation, questioning, third-party report) are
+theirs: the candidate cannot edit, delete or unmap them, or change their
+mappings, and they go into every submission of a unit they are mapped to.
 """
 
 import logging
@@ -17,11 +24,11 @@ from dataclasses import dataclass, field
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import Prefetch
 from django.utils import timezone
 
+from assessment_portal.stored_files import delete_quietly, save_new
 from assessments.models import Assessment, Enrolment
 from standards.models import Outcome, PerformanceCriterion
 
@@ -30,6 +37,7 @@ from .upload_handlers import max_upload_bytes
 from .uploads import UploadRejected, check_upload, storage_name
 
 audit_log = logging.getLogger("assessment_portal.audit")
+log = logging.getLogger(__name__)
 
 Kind = Evidence.Kind
 CANDIDATE_KINDS = {Kind.FILE, Kind.WRITTEN}
@@ -76,6 +84,16 @@ class FilesRejected(ValidationError):
     """One or more uploaded files broke a rule; nothing was saved."""
 
 
+class StorageFailed(ValidationError):
+    """The file store failed while saving; nothing was kept."""
+
+    def __init__(self):
+        super().__init__(
+            "The files could not be stored: the server's file storage failed. Nothing was "
+            "saved. Try again; if it happens again, tell the system administrator."
+        )
+
+
 class EvidenceLocked(ValidationError):
     """The item has been submitted for assessment and can no longer be changed."""
 
@@ -83,6 +101,17 @@ class EvidenceLocked(ValidationError):
         super().__init__(
             f"“{evidence}” has been submitted for assessment and is locked: it can no longer "
             "be edited or deleted, and its files and mappings cannot be removed."
+        )
+
+
+class AssessorRecord(ValidationError):
+    """The item is the assessor's record of the candidate: the candidate cannot change it."""
+
+    def __init__(self, evidence):
+        super().__init__(
+            f"“{evidence}” is a {evidence.get_kind_display().lower()} made by your assessor "
+            f"{evidence.recorded_by}: only they can unmap, edit or delete it, and it goes into "
+            "your submission for every unit it is mapped to."
         )
 
 
@@ -135,6 +164,24 @@ def can_change(user, evidence):
 def can_map(user, evidence):
     """The candidate maps their evidence; an assessor may map the records they made."""
     return user.pk in (evidence.candidate_id, evidence.recorded_by_id)
+
+
+def recorded_by_assessor(evidence):
+    return evidence.kind in Evidence.ASSESSOR_KINDS and evidence.recorded_by_id != (
+        evidence.candidate_id
+    )
+
+
+def can_unmap(user, evidence):
+    """Who may remove or change existing mappings: the candidate only of what they recorded."""
+    if recorded_by_assessor(evidence):
+        return user.pk == evidence.recorded_by_id
+    return can_map(user, evidence)
+
+
+def submitted_units(evidence):
+    """The units whose attempts ``evidence`` was submitted in: its mappings to them are frozen."""
+    return set(evidence.assessments.values_list("enrolment__unit_id", flat=True))
 
 
 def mappable_enrolments(user, candidate):
@@ -220,7 +267,11 @@ def _store_files(evidence, uploads, checked, stored):
     """Save each file under a server-made name, appending its name to ``stored`` first thing,
     so the caller can remove what reached storage if the transaction fails."""
     for upload, accepted in zip(uploads, checked, strict=True):
-        name = default_storage.save(storage_name(accepted), upload)
+        try:
+            name = save_new(storage_name(accepted), upload)
+        except OSError as error:
+            log.exception("evidence file could not be stored: evidence=%s", evidence.pk)
+            raise StorageFailed from error
         stored.append(name)
         EvidenceFile.objects.create(
             evidence=evidence,
@@ -230,11 +281,6 @@ def _store_files(evidence, uploads, checked, stored):
             size=accepted.size,
             sha256=accepted.sha256,
         )
-
-
-def _delete_stored(names):
-    for name in names:
-        default_storage.delete(name)
 
 
 def _write_with_files(write):
@@ -248,7 +294,7 @@ def _write_with_files(write):
         with transaction.atomic(durable=True):
             write(stored)
     except BaseException:
-        _delete_stored(stored)
+        delete_quietly(stored)
         raise
 
 
@@ -331,7 +377,7 @@ def delete_evidence(*, evidence, by):
     current.files.all().delete()
     current.delete()
     # Only once the deletion is committed: a rollback must not leave rows without their files.
-    transaction.on_commit(lambda: _delete_stored(names), robust=True)
+    transaction.on_commit(lambda: delete_quietly(names), robust=True)
     audit_log.info(
         "evidence deleted: evidence=%s candidate=%s files=%s by=%s",
         evidence.pk,
@@ -354,7 +400,7 @@ def remove_file(*, evidence_file, by):
     name = evidence_file.file.name
     evidence_file.delete()
     current.save(update_fields=["updated_at"])
-    transaction.on_commit(lambda: _delete_stored([name]), robust=True)
+    transaction.on_commit(lambda: delete_quietly([name]), robust=True)
     audit_log.info(
         "evidence file removed: evidence=%s file=%s by=%s", current.pk, evidence_file.pk, by.pk
     )
@@ -405,7 +451,27 @@ def map_evidence(*, evidence, by, criteria, note="", range_items=()):
     note = sanitise_text(note)
 
     current = _reread(evidence)
+    frozen = submitted_units(current)
+    frozen_codes = sorted(
+        {c.outcome.unit.display_code for c in criteria if c.outcome.unit_id in frozen}
+    )
+    if frozen_codes:
+        codes = ", ".join(frozen_codes)
+        audit_log.info("refused, frozen: map evidence=%s units=%s by=%s", current.pk, codes, by.pk)
+        raise ValidationError(
+            f"“{current}” has been submitted for assessment in {codes}, so its mappings to "
+            f"the criteria of {codes} are frozen as the assessor received them: it cannot be "
+            "mapped to further criteria of that unit, nor its range items changed. Add a new "
+            "item for that unit instead; this one can still be mapped to other units."
+        )
     existing = {m.criterion_id: m for m in current.mappings.all()}
+    if not can_unmap(by, current):
+        already = [c.number for c in criteria if c.pk in existing]
+        if already:
+            raise ValidationError(
+                f"“{current}” was recorded by your assessor {current.recorded_by}, so only they "
+                f"can change its mappings to {', '.join(already)}."
+            )
     if current.is_locked:
         already = [c.number for c in criteria if c.pk in existing]
         if already:
@@ -435,9 +501,13 @@ def map_evidence(*, evidence, by, criteria, note="", range_items=()):
 
 @transaction.atomic
 def unmap_evidence(*, mapping, by):
-    if not can_map(by, mapping.evidence):
+    evidence = mapping.evidence
+    if not can_map(by, evidence):
         raise PermissionDenied
-    _unlocked(mapping.evidence, by=by, action="unmap")
+    if not can_unmap(by, evidence):
+        audit_log.info("refused, assessor's record: unmap evidence=%s by=%s", evidence.pk, by.pk)
+        raise AssessorRecord(evidence)
+    _unlocked(evidence, by=by, action="unmap")
     mapping.delete()
     audit_log.info(
         "evidence unmapped: evidence=%s criterion=%s by=%s",

@@ -15,6 +15,7 @@ import hashlib
 import math
 import os
 import re
+import struct
 import unicodedata
 import uuid
 import zipfile
@@ -23,6 +24,15 @@ from dataclasses import dataclass
 from django.utils import timezone
 
 HEAD_SIZE = 8 * 1024
+
+# Bounds on a ZIP-based document's directory, read from its end record before the
+# directory itself is listed (listing builds an object per entry: a million-entry
+# archive costs seconds and hundreds of MB). A real .docx/.xlsx/.pptx/.odt has tens to
+# a few hundred entries — one per part, image and embedded object — and even a workbook
+# with thousands of sheets stays well under 10,000; each directory entry is 46 bytes plus
+# its name (rarely over 100 characters), so 10,000 entries fit in about 1.5 MB.
+MAX_ZIP_ENTRIES = 10_000
+MAX_ZIP_DIRECTORY_BYTES = 4 * 1024 * 1024
 MAX_NAME_LENGTH = 200
 # Longer "extensions" are just part of an odd name, so they are not preserved when shortening.
 MAX_EXTENSION_LENGTH = 16
@@ -184,8 +194,20 @@ def sniff(fileobj):
     text file (it must be UTF-8 throughout). `fileobj` must be seekable; its position
     is left where it was.
     """
-    found = _identify(fileobj)
+    try:
+        found = _identify(fileobj)
+    except ArchiveTooLarge:
+        return None
     return found if isinstance(found, AllowedType) else None
+
+
+class ArchiveTooLarge(Exception):
+    """A ZIP whose directory is bigger than any real document's; it is not listed."""
+
+    def __init__(self, entries, directory_bytes):
+        super().__init__(entries, directory_bytes)
+        self.entries = entries
+        self.directory_bytes = directory_bytes
 
 
 def check_upload(uploaded_file, max_bytes):
@@ -204,7 +226,17 @@ def check_upload(uploaded_file, max_bytes):
     if size == 0:
         raise UploadRejected(f"“{name}” is empty.", "empty")
 
-    found = _identify(uploaded_file)
+    try:
+        found = _identify(uploaded_file)
+    except ArchiveTooLarge as archive:
+        raise UploadRejected(
+            f"“{name}” was not accepted: it is a ZIP archive listing {archive.entries:,} "
+            f"entries in a {format_size(archive.directory_bytes, round_up=True)} directory, "
+            f"more than any real document has (at most {MAX_ZIP_ENTRIES:,} entries and "
+            f"{format_size(MAX_ZIP_DIRECTORY_BYTES)}). Save the document again from its "
+            "application, or convert it to PDF, and upload that.",
+            "archive_too_large",
+        ) from None
     if not isinstance(found, AllowedType):
         raise UploadRejected(
             f"“{name}” was not accepted: its contents are {found}, which is not an allowed "
@@ -357,9 +389,13 @@ def _identify_zip(fileobj):
     """Tell Office and OpenDocument files from other ZIP archives, without extracting anything.
 
     Only the archive's directory is read, plus at most a few bytes of OpenDocument's
-    `mimetype` entry, so a ZIP bomb costs nothing.
+    `mimetype` entry, so a ZIP bomb costs nothing; and the directory is listed only
+    once its end record says it is no bigger than a real document's.
     """
     try:
+        entries, directory_bytes = _directory_size(fileobj)
+        if entries > MAX_ZIP_ENTRIES or directory_bytes > MAX_ZIP_DIRECTORY_BYTES:
+            raise ArchiveTooLarge(entries, directory_bytes)
         with zipfile.ZipFile(fileobj) as archive:
             entries = archive.infolist()
             if entries and entries[0].filename == "mimetype":
@@ -371,6 +407,39 @@ def _identify_zip(fileobj):
     # A damaged or hostile archive can make zipfile raise any of these.
     except (zipfile.BadZipFile, EOFError, OSError, ValueError, NotImplementedError, RuntimeError):
         return "a damaged ZIP archive"
+
+
+_END_OF_DIRECTORY = b"PK\x05\x06"
+_ZIP64_LOCATOR = b"PK\x06\x07"
+_ZIP64_END_OF_DIRECTORY = b"PK\x06\x06"
+# The end record is 22 bytes plus a comment of up to 65,535 bytes.
+_END_SEARCH = 22 + 0xFFFF
+
+
+def _directory_size(fileobj):
+    """(entries, directory bytes) as the archive's end record states them.
+
+    Found the way zipfile finds it (the last end-of-directory signature within the
+    final 64 KB), so the figures checked are the ones zipfile would go on to use;
+    ZIP64 archives state theirs in the ZIP64 end record the locator points to.
+    """
+    fileobj.seek(0, os.SEEK_END)
+    size = fileobj.tell()
+    fileobj.seek(max(0, size - _END_SEARCH))
+    tail = fileobj.read()
+    at = tail.rfind(_END_OF_DIRECTORY)
+    if at < 0 or len(tail) - at < 22:
+        raise zipfile.BadZipFile("no end-of-directory record")
+    entries, directory_bytes = struct.unpack("<HI", tail[at + 10 : at + 16])
+    locator = tail[at - 20 : at] if at >= 20 else b""
+    if locator.startswith(_ZIP64_LOCATOR):
+        (record_offset,) = struct.unpack("<Q", locator[8:16])
+        fileobj.seek(record_offset)
+        record = fileobj.read(56)
+        if len(record) < 56 or not record.startswith(_ZIP64_END_OF_DIRECTORY):
+            raise zipfile.BadZipFile("damaged ZIP64 end record")
+        entries, directory_bytes = struct.unpack("<QQ", record[32:48])
+    return entries, directory_bytes
 
 
 def _identify_opendocument(archive, entries):

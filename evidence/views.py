@@ -194,6 +194,7 @@ def evidence_detail(request, pk):
             "assessments": evidence.assessments.visible_to(user).select_related("enrolment__unit"),
             "can_change": services.can_change(user, evidence) and not evidence.is_locked,
             "can_map": services.can_map(user, evidence),
+            "can_unmap": services.can_unmap(user, evidence) and not evidence.is_locked,
             "has_files": evidence.kind in services.KINDS_WITH_FILES,
         },
     )
@@ -310,7 +311,12 @@ def file_download(request, pk):
 
 def evidence_map(request, pk):
     evidence = _evidence(request, pk, services.can_map)
-    units = services.mappable_enrolments(request.user, evidence.candidate_id).values("unit")
+    # Units the item was submitted for are frozen: their criteria are not offered.
+    units = (
+        services.mappable_enrolments(request.user, evidence.candidate_id)
+        .exclude(unit__in=services.submitted_units(evidence))
+        .values("unit")
+    )
     criteria = (
         PerformanceCriterion.objects.filter(outcome__unit__in=units)
         .select_related("outcome__unit")
@@ -334,6 +340,7 @@ def evidence_map(request, pk):
         {
             "evidence": evidence,
             "form": form,
+            "can_unmap": services.can_unmap(request.user, evidence) and not evidence.is_locked,
             "mappings": evidence.mappings.select_related(
                 "criterion__outcome__unit"
             ).prefetch_related("range_items"),
@@ -349,6 +356,9 @@ def evidence_unmap(request, pk):
         services.unmap_evidence(mapping=mapping, by=request.user)
     except services.EvidenceLocked:
         return _refuse_locked(request, evidence)
+    except services.AssessorRecord as refused:
+        messages.error(request, refused.message)
+        return redirect(evidence)
     messages.success(request, f"“{evidence}” is no longer mapped to {mapping.criterion.number}.")
     if request.POST.get("next") == "map":
         return redirect("evidence:evidence_map", evidence.pk)

@@ -707,15 +707,13 @@ def test_submit_with_declaration_locks_the_items(client, people, enrolment, medi
     assert list(evidence.mappings.values_list("pk", "note")) == [(mapping.pk, "")]
     assert len(stored_files(media_root)) == 1
 
-    # Locked evidence can still count towards further criteria.
-    assert (
-        client.post(
-            reverse("evidence:evidence_map", args=[evidence.pk]),
-            {"criteria": [criterion("57", "1.3").pk]},
-        ).status_code
-        == 302
+    # Locked evidence takes no further criteria of the unit it was submitted for.
+    response = client.post(
+        reverse("evidence:evidence_map", args=[evidence.pk]),
+        {"criteria": [criterion("57", "1.3").pk]},
     )
-    assert evidence.mappings.count() == 2
+    assert response.status_code == 200
+    assert evidence.mappings.count() == 1
 
 
 def test_services_refuse_changes_to_locked_evidence(people, enrolment):

@@ -11,6 +11,7 @@ import io
 import os
 import re
 import struct
+import time
 import wave
 import zipfile
 from functools import cache
@@ -562,3 +563,60 @@ def test_refusal_by_content_length_reads_nothing(settings):
 def test_upload_without_a_csrf_token_is_still_refused(upload_client):
     response = upload_client.post("/upload/", {"evidence": SimpleUploadedFile("a.txt", b"hi")})
     assert response.status_code == 403
+
+
+# --- Archives bound their own cost (issue 11, finding 9) ---------------------------------
+
+
+def many_entries_docx(count):
+    """A .docx-looking ZIP with ``count`` tiny entries, built in well under a second."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
+        archive.writestr("[Content_Types].xml", '<?xml version="1.0"?><Types/>')
+        archive.writestr("word/document.xml", '<?xml version="1.0"?><document/>')
+        for i in range(count):
+            archive.writestr(f"word/media/i{i}", b"")
+    return buffer.getvalue()
+
+
+def test_a_document_with_more_entries_than_a_real_one_is_refused_before_listing(monkeypatch):
+    content = many_entries_docx(20_000)
+    listed = []
+    monkeypatch.setattr(zipfile.ZipFile, "infolist", lambda self: listed.append(1) or [])
+    started = time.perf_counter()
+    rejected = rejection("report.docx", content, max_bytes=50 * MB)
+    elapsed = time.perf_counter() - started
+    assert rejected.rule == "archive_too_large"
+    assert "listing 20,002 entries" in rejected.message
+    assert "more than any real document has (at most 10,000 entries" in rejected.message
+    assert listed == []
+    assert elapsed < 0.5
+    assert sniff(io.BytesIO(content)) is None
+
+
+def test_a_huge_central_directory_is_refused_even_with_few_entries_claimed(monkeypatch):
+    content = bytearray(many_entries_docx(5))
+    end = content.rfind(b"PK\x05\x06")
+    # Claim a 64 MB directory: zipfile would try to read and parse all of it.
+    content[end + 12 : end + 16] = struct.pack("<I", 64 * MB)
+    rejected = rejection("report.docx", bytes(content), max_bytes=50 * MB)
+    assert rejected.rule == "archive_too_large"
+
+
+def test_a_zip64_archive_states_its_size_in_the_zip64_record():
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED, allowZip64=True) as archive:
+        archive.writestr("[Content_Types].xml", '<?xml version="1.0"?><Types/>')
+        archive.writestr("word/document.xml", '<?xml version="1.0"?><document/>')
+        for i in range(0x10000):  # more than the plain end record can count
+            archive.writestr(f"{i}", b"")
+    rejected = rejection("report.docx", buffer.getvalue(), max_bytes=50 * MB)
+    assert "listing 65,538 entries" in rejected.message
+
+
+def test_real_documents_with_many_parts_are_still_accepted():
+    content = many_entries_docx(2_000)
+    assert check_upload(uploaded("report.docx", content), 50 * MB).type.key == "docx"
+    for key in ["docx", "xlsx", "pptx", "odt"]:
+        name, make = SAMPLES[key]
+        assert check_upload(uploaded(name, make()), MB).type.key == key
