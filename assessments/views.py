@@ -357,11 +357,13 @@ def amend(request, pk):
     form = AmendmentForm(request.POST or None, unit=assessment.enrolment.unit)
     if request.method == "POST" and form.is_valid():
         try:
-            services.amend_result(assessment=assessment, by=request.user, **form.cleaned_data)
+            outcome = services.amend_result(
+                assessment=assessment, by=request.user, **form.cleaned_data
+            )
         except ValidationError as error:
             form.add_error(None, error)
         else:
-            messages.success(request, "The amendment is recorded; the signed record is kept.")
+            messages.success(request, outcome.message)
             return redirect(assessment)
     return render(
         request,
