@@ -25,7 +25,7 @@ from datetime import UTC
 from django.db import transaction
 from django.utils import timezone
 
-from .models import Assessment, AuditEntry
+from .models import Amendment, Assessment, AuditEntry, SignOff
 
 GENESIS = "0" * 64
 
@@ -76,6 +76,28 @@ def _plain(value):
     # Exactly what the JSON column will give back, so the hash computed now is
     # the hash recomputed from the stored row later (tuples become lists, …).
     return None if value is None else json.loads(json.dumps(value))
+
+
+def sign_off_content(signed):
+    """A sign-off as its "signed off" entry records it."""
+    return {
+        "sign_off": signed.pk,
+        "result": signed.result,
+        "feedback": signed.feedback,
+        "declaration": signed.declaration,
+        "signed_by": signed.signed_by_id,
+        "signed_at": signed.signed_at.isoformat(),
+    }
+
+
+def amendment_content(amendment):
+    """The fields of an amendment its "result amended" entry records."""
+    return {
+        "amendment": amendment.pk,
+        "result": amendment.new_result,
+        "reason": amendment.reason,
+        "amended_at": amendment.amended_at.isoformat(),
+    }
 
 
 @transaction.atomic
@@ -193,12 +215,47 @@ def verify(assessments=None):
         yield _check(chain)
 
 
-def head(assessment):
-    """(number of entries, head hash) of an attempt's chain, as stored."""
-    last = (
-        AuditEntry.objects.filter(assessment_id=assessment.pk)
-        .order_by("-sequence")
-        .values_list("sequence", "hash")
-        .first()
-    )
-    return last if last else (0, GENESIS)
+def chain_summary(entries):
+    """{"count", "head"} of an attempt's chain from its entries in order, as stored.
+
+    The PDF record and the assessment page print these; ``verify_audit
+    --assessment`` prints the same after checking every link.
+    """
+    last = entries[-1] if entries else None
+    return {"count": last.sequence if last else 0, "head": last.hash if last else GENESIS}
+
+
+def records_differing_from_history(assessments=None):
+    """Sign-offs and amendments whose row no longer says what their entry recorded.
+
+    The chain proves the entries unchanged; this extends that to the signed
+    rows the entries describe. Yields one sentence per difference.
+    """
+    entries = AuditEntry.objects.filter(action__in=["signed off", "result amended"])
+    sign_offs = SignOff.objects.order_by("pk")
+    amendments = Amendment.objects.order_by("pk")
+    if assessments is not None:
+        entries = entries.filter(assessment_id__in=assessments)
+        sign_offs = sign_offs.filter(assessment_id__in=assessments)
+        amendments = amendments.filter(assessment_id__in=assessments)
+    recorded = {}
+    for entry in entries.only("pk", "assessment_id", "sequence", "action", "after"):
+        after = entry.after or {}
+        if entry.action == "signed off":
+            recorded[("sign-off", entry.assessment_id)] = (entry, after)
+        elif "amendment" in after:  # entries before the chain existed did not name it
+            recorded[("amendment", after["amendment"])] = (entry, after)
+    rows = [(("sign-off", s.assessment_id), s, sign_off_content(s)) for s in sign_offs]
+    rows += [(("amendment", a.pk), a, amendment_content(a)) for a in amendments]
+    for key, row, content in rows:
+        kind = key[0]
+        if key not in recorded:
+            yield f"assessment {row.assessment_id}: {kind} {row.pk} has no entry in the history"
+            continue
+        entry, after = recorded[key]
+        changed = sorted(name for name in content if name in after and after[name] != content[name])
+        if changed:
+            yield (
+                f"assessment {row.assessment_id}: {kind} {row.pk} differs from entry "
+                f"{entry.pk} (#{entry.sequence}) in {', '.join(changed)}"
+            )

@@ -188,6 +188,11 @@ def submit_for_assessment(*, assessment, by, declaration_accepted):
         raise ValidationError(
             f"This enrolment is {enrolment.get_status_display().lower()}; it cannot be submitted."
         )
+    if assessment.status == Assessment.Status.CLOSED:
+        raise ValidationError(
+            f"Attempt {assessment.attempt} was closed when an earlier result was amended; "
+            "there is nothing more to submit."
+        )
     if assessment.status != Assessment.Status.OPEN:
         raise ValidationError(f"Attempt {assessment.attempt} has already been submitted.")
     if not declaration_accepted:
@@ -401,7 +406,7 @@ def sign_off(*, assessment, by, feedback, declaration_accepted):
     assessment.result = result
     assessment.save(update_fields=["status", "result"])
     # The signed record itself goes into the chain, so verify_audit can compare it.
-    audit.append(assessment, action="signed off", actor=by, after=sign_off_state(signed))
+    audit.append(assessment, action="signed off", actor=by, after=audit.sign_off_content(signed))
     audit_log.info("signed off: assessment=%s result=%s by=%s", assessment.pk, result, by.pk)
     next_attempt = None
     if (
@@ -412,18 +417,6 @@ def sign_off(*, assessment, by, feedback, declaration_accepted):
             assessment.enrolment, attempt=assessment.attempt + 1, previous=assessment
         )
     return assessment, next_attempt
-
-
-def sign_off_state(signed):
-    """A sign-off as plain data, for the audit trail."""
-    return {
-        "sign_off": signed.pk,
-        "result": signed.result,
-        "feedback": signed.feedback,
-        "declaration": signed.declaration,
-        "signed_by": signed.signed_by_id,
-        "signed_at": signed.signed_at.isoformat(),
-    }
 
 
 def can_amend(user, assessment):
@@ -532,10 +525,7 @@ def amend_result(*, assessment, by, new_result, reason):
         actor=by,
         before={"result": previous_result},
         after={
-            "result": new_result,
-            "reason": reason,
-            "amendment": amendment.pk,
-            "amended_at": amendment.amended_at.isoformat(),
+            **audit.amendment_content(amendment),
             "closed_attempts": [a.attempt for a in closed],
             "opened_attempt": opened.attempt if opened else None,
             "attempts_remain": attempts_remain,

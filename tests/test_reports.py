@@ -87,7 +87,9 @@ def test_record_pdf_shows_every_criterion_the_candidate_and_the_result(client, p
     assert f"Page 1 of {len(reader.pages)}" in text
     assert "US57 · Aroha Ngāta" in reader.pages[-1].extract_text()  # running header
     assert services.CANDIDATE_DECLARATION[:60] in text.replace("\n", " ")
-    assert "When (UTC)" in text
+    # History times in the configured zone, named (issue 11): not UTC mislabelled.
+    assert "When (Pacific/Auckland)" in text
+    assert re.search(r"\d{2}:\d{2}:\d{2}\sNZ[DS]T", text)
     assert "Signed off: Achieved" in text
 
     assert response["Content-Disposition"] == (
@@ -234,9 +236,10 @@ def test_record_reads_the_same_number_of_queries_however_large(
             )
     services.amend_result(assessment=big, by=people["admin"], new_result="achieved", reason="x")
 
-    with django_assert_max_num_queries(11) as small_queries:
+    # 12: the history reads the unit's range items, to name them (one query).
+    with django_assert_max_num_queries(12) as small_queries:
         small_context = pdf.assessment_record_context(small)
-    with django_assert_max_num_queries(11) as big_queries:
+    with django_assert_max_num_queries(12) as big_queries:
         big_context = pdf.assessment_record_context(big)
     assert len(small_queries) == len(big_queries)
     assert len(big_context["evidence"]) == 5

@@ -27,12 +27,12 @@ def chain_existing_entries(apps, schema_editor):
 
 def install_triggers(apps, schema_editor):
     for sql in append_only.install_statements(schema_editor.connection.vendor):
-        schema_editor.execute(sql)
+        schema_editor.execute(sql, None)
 
 
 def uninstall_triggers(apps, schema_editor):
     for sql in append_only.uninstall_statements(schema_editor.connection.vendor):
-        schema_editor.execute(sql)
+        schema_editor.execute(sql, None)
 
 
 class Migration(migrations.Migration):
