@@ -3,8 +3,8 @@
 The public API, also used by other reports (e.g. moderation):
 
 ``render_pdf(template_name, context, *, variant=None) -> bytes``
-    Render a template to PDF. ``variant`` is ``None`` for an ordinary PDF or
-    ``"archival"`` for PDF/A-3b. Templates extend ``reports/base_report.html``
+    Render a template to a tagged PDF. ``variant`` is ``None`` for the ordinary
+    PDF (PDF/UA-1) or ``"archival"`` for PDF/A-3a. Templates extend ``reports/base_report.html``
     (A4, running header, "Page X of Y" footer, ``static/css/report.css``),
     whose context needs ``title`` and ``author`` (the PDF's metadata),
     ``generated_at`` (a datetime) and ``running_head`` (the page header text).
@@ -42,8 +42,12 @@ from .history import amendment_rows, history_rows, verdict_label
 from .models import Amendment, Assessment, AuditEntry, Enrolment, Judgement
 from .services import RULES_OF_EVIDENCE
 
-# The portal's names for WeasyPrint's PDF variants.
-VARIANTS = {None: None, "archival": "pdf/a-3b"}
+# The portal's names for WeasyPrint's PDF variants. Both are tagged PDFs (a
+# structure tree for screen readers, the document language and title): the
+# ordinary record is PDF/UA-1; the archival one PDF/A-3a, the accessible level
+# of PDF/A-3 ("a" adds the tagging PDF/A-3b lacks). WeasyPrint writes one
+# variant identifier per file, so the archival file claims PDF/A, not also UA.
+VARIANTS = {None: "pdf/ua-1", "archival": "pdf/a-3a"}
 
 # Templates link their stylesheet with {% static %}, as in the browser. For
 # WeasyPrint those links resolve against this origin, which cannot exist (the
