@@ -1,6 +1,7 @@
 """Issue 11 finding 5: amendments reconcile attempts, transcript and dashboards."""
 
 import io
+import re
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -160,3 +161,31 @@ def test_amendment_view_tells_the_administrator_what_happened(client, people):
         follow=True,
     )
     assert "Attempt 2 is closed: it is no longer needed." in response.content.decode()
+
+
+# --- the history, in words (issue 11, issue 14 item 5) -------------------------------
+
+
+def test_history_on_the_page_is_in_words_in_the_configured_zone(client, people, make_user):
+    first, _ = signed(people, not_yet={"2.2"})
+    services.amend_result(
+        assessment=first, by=people["admin"], new_result="achieved", reason="2.2 was re-marked."
+    )
+    client.force_login(people["assessor"])
+    page = client.get(first.get_absolute_url()).content.decode()
+    history = page[page.index('id="history-h"') :]
+    assert "When (Pacific/Auckland)" in history
+    assert re.search(r"\d{2}:\d{2}:\d{2} NZ[DS]T", history)
+    assert "Performance criterion 2.2: Not judged → Not yet satisfactory" in history
+    assert "Methods: none → Observation" in history
+    assert "Rules of evidence confirmed: valid, sufficient, authentic, current" in history
+    assert "Signed off: Not yet competent" in history
+    assert "Result amended: Not yet competent → Competent" in history
+    assert "Attempt 2 closed: no longer needed" in history
+    # No Python or JSON dumps.
+    assert "{&#x27;" not in history and "{'" not in history and '{"' not in history
+    # Candidates see the amendment but not the staff history.
+    client.force_login(people["candidate"])
+    page = client.get(first.get_absolute_url()).content.decode()
+    assert 'id="history-h"' not in page
+    assert "2.2 was re-marked." in page
