@@ -1,16 +1,15 @@
 """Issue 11 finding 5: amendments reconcile attempts, transcript and dashboards."""
 
-import io
 import re
 
 import pytest
 from django.core.exceptions import ValidationError
 from django.urls import reverse
-from pypdf import PdfReader
 
 from assessments import services
 from assessments.models import Assessment
-from tests.test_assessment import judge_all, submitted
+from tests.test_assessment import judge_all
+from tests.test_reports import read_pdf, signed_off, text_of
 
 pytestmark = pytest.mark.django_db
 
@@ -25,20 +24,13 @@ def people(make_user):
 
 
 def signed(people, not_yet=()):
-    assessment = submitted(people, unit_code="BSBCUS501B")
-    judge_all(assessment, people["assessor"], not_yet=not_yet)
-    assessment, next_attempt = services.sign_off(
-        assessment=assessment,
-        by=people["assessor"],
-        feedback="Show 2.2 with a real customer." if not_yet else "",
-        declaration_accepted=True,
-    )
-    return assessment, next_attempt
+    """A signed-off BSBCUS501B attempt and the attempt it opened (None when competent)."""
+    first = signed_off(people, "BSBCUS501B", not_yet)
+    return first, first.enrolment.assessments.filter(attempt=2).first()
 
 
 def text_of_pdf(response):
-    reader = PdfReader(io.BytesIO(response.content))
-    return " ".join(page.extract_text() for page in reader.pages)
+    return text_of(read_pdf(response))
 
 
 def test_amending_to_competent_closes_the_open_resubmission(client, people):
