@@ -11,8 +11,13 @@ CRITERIA = "unit__outcomes__criteria"
 
 
 def _latest_attempts():
+    """Attempts newest first, without those an amendment closed, noting amended results."""
     return Prefetch(
-        "assessments", queryset=Assessment.objects.order_by("-attempt"), to_attr="attempts"
+        "assessments",
+        queryset=Assessment.objects.exclude(status=Assessment.Status.CLOSED)
+        .annotate(amendment_count=Count("amendments"))
+        .order_by("-attempt"),
+        to_attr="attempts",
     )
 
 
@@ -25,8 +30,14 @@ def next_step(enrolment):
     if latest.status == Assessment.Status.SUBMITTED:
         return f"Attempt {latest.attempt} is with your assessor."
     if latest.status == Assessment.Status.SIGNED_OFF:
+        amended = " (amended)" if latest.amendment_count else ""
         if latest.result == Assessment.Result.ACHIEVED:
-            return f"{enrolment.unit.achieved_label}."
+            return f"{enrolment.unit.achieved_label}{amended}."
+        if amended:
+            return (
+                f"{enrolment.unit.not_achieved_label}{amended}; no attempts remain: "
+                "talk to your assessor or administrator."
+            )
         return "No attempts remain; talk to your assessor or administrator."
     if latest.attempt > 1:
         return (
@@ -70,9 +81,13 @@ def assessor_summary(user):
     decisions = (
         SignOff.objects.all() if user.is_administrator else SignOff.objects.filter(signed_by=user)
     )
-    recent = decisions.select_related(
-        "signed_by", "assessment__enrolment__candidate", "assessment__enrolment__unit"
-    ).order_by("-signed_at")[:10]
+    recent = (
+        decisions.select_related(
+            "signed_by", "assessment__enrolment__candidate", "assessment__enrolment__unit"
+        )
+        .annotate(amendment_count=Count("assessment__amendments"))
+        .order_by("-signed_at")[:10]
+    )
     return {
         "waiting_by_unit": waiting_by_unit(waiting),
         "waiting_total": waiting.count(),

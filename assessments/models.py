@@ -2,6 +2,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Exists, OuterRef
 from django.urls import reverse
+from django.utils import timezone
 
 from standards.models import Unit
 
@@ -125,6 +126,10 @@ class Assessment(models.Model):
         OPEN = "open", "Collecting evidence"
         SUBMITTED = "submitted", "Awaiting judgement"
         SIGNED_OFF = "signed_off", "Signed off"
+        # An amendment of an earlier attempt to achieved made this attempt unnecessary.
+        CLOSED = "closed", "Closed"
+
+    FINISHED = [Status.SIGNED_OFF, Status.CLOSED]
 
     class Result(models.TextChoices):
         # Shown as Achieved / Not achieved (NZQA) or Competent / Not yet competent (AU).
@@ -150,7 +155,7 @@ class Assessment(models.Model):
             ),
             models.UniqueConstraint(
                 fields=["enrolment"],
-                condition=~models.Q(status="signed_off"),
+                condition=~models.Q(status__in=["signed_off", "closed"]),
                 name="one_unfinished_attempt_per_enrolment",
             ),
             models.CheckConstraint(
@@ -252,7 +257,41 @@ class JudgementRangeItem(models.Model):
         return f"{self.judgement_id} covers {self.rangeitem_id}"
 
 
-class SignOff(models.Model):
+class AppendOnlyError(ValueError):
+    """An attempt to change or delete a row of history."""
+
+
+class AppendOnlyQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise AppendOnlyError(f"{self.model._meta.verbose_name} records are append-only.")
+
+    def delete(self):
+        raise AppendOnlyError(f"{self.model._meta.verbose_name} records are append-only.")
+
+
+class AppendOnly(models.Model):
+    """Rows that record history: written once, never changed or deleted.
+
+    Refused here, before the database is reached, and again by the database's
+    own triggers (``assessments/append_only.py``) for anything that bypasses
+    the ORM.
+    """
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise AppendOnlyError(f"{self._meta.verbose_name} records are append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AppendOnlyError(f"{self._meta.verbose_name} records are append-only.")
+
+
+class SignOff(AppendOnly):
     """The assessor's signed decision. One per attempt, enforced by the database."""
 
     assessment = models.OneToOneField(Assessment, on_delete=models.PROTECT, related_name="sign_off")
@@ -271,21 +310,6 @@ class SignOff(models.Model):
     def result_label(self):
         """The result as signed, in the unit's words (an amendment may have changed it since)."""
         return self.assessment.enrolment.unit.result_label(self.result)
-
-
-class AppendOnly(models.Model):
-    """Rows that record history: written once, never changed or deleted."""
-
-    class Meta:
-        abstract = True
-
-    def save(self, *args, **kwargs):
-        if self.pk is not None:
-            raise ValueError(f"{self._meta.verbose_name} records are append-only.")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        raise ValueError(f"{self._meta.verbose_name} records are append-only.")
 
 
 class Amendment(AppendOnly):
@@ -308,21 +332,35 @@ class Amendment(AppendOnly):
 
 
 class AuditEntry(AppendOnly):
-    """Every change to a judgement or result: who, when (UTC), before and after."""
+    """Every change to an attempt: who, when (UTC), before and after.
+
+    The entries of one attempt form a hash chain (``sequence`` 1, 2, …; each
+    ``hash`` covers the previous entry's hash and this entry's content), so a
+    changed, removed or inserted entry is detected by ``manage.py verify_audit``.
+    Write entries only with ``assessments.audit.append``.
+    """
 
     assessment = models.ForeignKey(Assessment, on_delete=models.PROTECT, related_name="audit")
+    sequence = models.PositiveIntegerField()
     judgement = models.ForeignKey(
         Judgement, on_delete=models.PROTECT, null=True, blank=True, related_name="audit"
     )
     action = models.CharField(max_length=40)
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    at = models.DateTimeField(auto_now_add=True)
+    at = models.DateTimeField(default=timezone.now)
     before = models.JSONField(null=True, blank=True)
     after = models.JSONField(null=True, blank=True)
+    hash = models.CharField(max_length=64)
 
     class Meta:
-        ordering = ["at", "pk"]
+        ordering = ["assessment_id", "sequence"]
         verbose_name_plural = "audit entries"
+        constraints = [
+            # Two writers appending to one chain at once cannot both take the same place.
+            models.UniqueConstraint(
+                fields=["assessment", "sequence"], name="one_audit_entry_per_chain_position"
+            ),
+        ]
 
     def __str__(self):
         return f"{self.action} by {self.actor} at {self.at:%Y-%m-%d %H:%M}"

@@ -33,7 +33,7 @@ from assessment_portal.stored_files import delete_quietly, save_new
 from evidence.models import Evidence, EvidenceMapping
 from standards.models import Unit
 
-from . import events, moderation_tasks
+from . import audit, events, moderation_tasks
 from .models import (
     Assessment,
     AssessorResponse,
@@ -517,14 +517,24 @@ def submit_review(*, sample, by, criteria, agrees_with_result, recommendation):
     disagreed = sorted(
         (judgements[pk].criterion.number for pk, (agrees, _) in criteria.items() if not agrees),
     )
-    AuditEntry.objects.create(
-        assessment=sample.assessment,
+    # The review itself goes into the attempt's chain, so it is covered by its hashes.
+    audit.append(
+        sample.assessment,
         action="moderated",
         actor=by,
         after={
             "round": sample.round_id,
+            "review": review.pk,
             "agrees_with_result": agrees_with_result,
+            "recommendation": recommendation,
             "disagreed_criteria": disagreed,
+            "criteria": {
+                judgements[pk].criterion.number: {
+                    "agrees": agrees,
+                    "reason": "" if agrees else reason.strip(),
+                }
+                for pk, (agrees, reason) in criteria.items()
+            },
         },
     )
     audit_log.info(
@@ -571,7 +581,14 @@ def respond(*, review, by, text):
     text = text.strip()
     if not text:
         raise ValidationError("Write your response.")
-    response = AssessorResponse.objects.create(review=review, text=text, responded_by=by)
+    with transaction.atomic():
+        response = AssessorResponse.objects.create(review=review, text=text, responded_by=by)
+        audit.append(
+            review.sample.assessment,
+            action="moderation response",
+            actor=by,
+            after={"review": review.pk, "response": response.pk, "text": text},
+        )
     audit_log.info("moderation response: review=%s by=%s", review.pk, by.pk)
     return response
 

@@ -3,8 +3,8 @@
 The public API, also used by other reports (e.g. moderation):
 
 ``render_pdf(template_name, context, *, variant=None) -> bytes``
-    Render a template to PDF. ``variant`` is ``None`` for an ordinary PDF or
-    ``"archival"`` for PDF/A-3b. Templates extend ``reports/base_report.html``
+    Render a template to a tagged PDF. ``variant`` is ``None`` for the ordinary
+    PDF (PDF/UA-1) or ``"archival"`` for PDF/A-3a. Templates extend ``reports/base_report.html``
     (A4, running header, "Page X of Y" footer, ``static/css/report.css``),
     whose context needs ``title`` and ``author`` (the PDF's metadata),
     ``generated_at`` (a datetime) and ``running_head`` (the page header text).
@@ -38,11 +38,17 @@ from weasyprint.urls import FatalURLFetchingError, URLFetcher, URLFetcherRespons
 from evidence.models import Evidence
 from standards.models import PerformanceCriterion, RangeStatement
 
+from . import audit
+from .history import amendment_rows, history_rows, verdict_label
 from .models import Amendment, Assessment, AuditEntry, Enrolment, Judgement
 from .services import RULES_OF_EVIDENCE
 
-# The portal's names for WeasyPrint's PDF variants.
-VARIANTS = {None: None, "archival": "pdf/a-3b"}
+# The portal's names for WeasyPrint's PDF variants. Both are tagged PDFs (a
+# structure tree for screen readers, the document language and title): the
+# ordinary record is PDF/UA-1; the archival one PDF/A-3a, the accessible level
+# of PDF/A-3 ("a" adds the tagging PDF/A-3b lacks). WeasyPrint writes one
+# variant identifier per file, so the archival file claims PDF/A, not also UA.
+VARIANTS = {None: "pdf/ua-1", "archival": "pdf/a-3a"}
 
 # Templates link their stylesheet with {% static %}, as in the browser. For
 # WeasyPrint those links resolve against this origin, which cannot exist (the
@@ -162,45 +168,6 @@ def _coverage(criterion, judgement):
     return coverage
 
 
-def _verdict_label(value):
-    return Judgement.Verdict(value).label if value else "Not judged"
-
-
-# What a judgement change touched, besides the verdict, in the words of the record.
-CHANGE_LABELS = {
-    "methods": ["methods"],
-    "range": ["range_items"],
-    "rules of evidence": RULES_OF_EVIDENCE,
-    "comment": ["comment"],
-}
-
-
-def _describe_change(entry, unit):
-    """One line saying what an audit entry changed, for people rather than machines."""
-    before, after = entry.before or {}, entry.after or {}
-    if entry.action == "judgement changed" and entry.judgement:
-        changed = [
-            label
-            for label, names in CHANGE_LABELS.items()
-            if any(before.get(name) != after.get(name) for name in names)
-        ]
-        text = (
-            f"{entry.judgement.criterion.number}: {_verdict_label(before.get('verdict'))}"
-            f" → {_verdict_label(after.get('verdict'))}"
-        )
-        return text + (f"; changed {', '.join(changed)}" if changed else "")
-    if entry.action == "submitted":
-        return f"Submitted with {len(after.get('evidence', []))} evidence item(s)"
-    if entry.action == "signed off":
-        return f"Signed off: {unit.result_label(after.get('result'))}"
-    if entry.action == "result amended":
-        return (
-            f"Result {unit.result_label(before.get('result'))} → "
-            f"{unit.result_label(after.get('result'))}: {after.get('reason', '')}"
-        )
-    return entry.action.capitalize()
-
-
 def assessment_record_context(assessment, *, candidate_view=False):
     """The context of ``reports/assessment_record.html`` for one attempt.
 
@@ -251,7 +218,7 @@ def assessment_record_context(assessment, *, candidate_view=False):
                 {
                     "criterion": criterion,
                     "judgement": judgement,
-                    "verdict": _verdict_label(judgement.verdict if judgement else ""),
+                    "verdict": verdict_label(judgement.verdict if judgement else ""),
                     "coverage": _coverage(criterion, judgement) if judgement else [],
                     "rules": [
                         rule for rule in RULES_OF_EVIDENCE if getattr(judgement, rule, False)
@@ -260,17 +227,8 @@ def assessment_record_context(assessment, *, candidate_view=False):
             )
         outcomes.append({"outcome": outcome, "rows": rows})
 
-    amendments = [
-        {
-            "amendment": amendment,
-            "previous": unit.result_label(amendment.previous_result),
-            "new": unit.result_label(amendment.new_result),
-        }
-        for amendment in assessment.amendments.all()
-    ]
-    history = [
-        {"entry": entry, "what": _describe_change(entry, unit)} for entry in assessment.audit.all()
-    ]
+    entries = list(assessment.audit.all())
+    amendments = amendment_rows(assessment.amendments.all(), entries, unit)
     identifier_label, identifier_value = identifier(candidate, unit)
     return {
         "title": (
@@ -293,7 +251,8 @@ def assessment_record_context(assessment, *, candidate_view=False):
         "evidence": list(assessment.evidence.all()),
         "amendments": amendments,
         "staff_view": not candidate_view,
-        "history": history,
+        "history": history_rows(entries, unit) if not candidate_view else [],
+        "chain": audit.chain_summary(entries),
     }
 
 
@@ -314,9 +273,10 @@ def transcript_context(candidate, viewer):
         .prefetch_related(
             Prefetch(
                 "assessments",
-                queryset=Assessment.objects.select_related("sign_off").prefetch_related(
-                    "amendments"
-                ),
+                # An attempt an amendment closed is not the unit's current result.
+                queryset=Assessment.objects.exclude(status=Assessment.Status.CLOSED)
+                .select_related("sign_off")
+                .prefetch_related("amendments"),
             )
         )
         .order_by("unit__framework", "unit__code")

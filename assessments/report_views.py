@@ -21,7 +21,7 @@ TRANSCRIPT_TEMPLATE = "reports/transcript.html"
 
 
 def _variant(request):
-    """?variant=archival asks for PDF/A-3b; anything else gets the ordinary PDF."""
+    """?variant=archival asks for PDF/A-3a; anything else gets the ordinary PDF."""
     return "archival" if request.GET.get("variant") == "archival" else None
 
 

@@ -6,6 +6,7 @@ broken, leaving the database unchanged.
 """
 
 import logging
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -15,11 +16,10 @@ from django.utils import timezone
 
 from standards.models import PerformanceCriterion, Unit
 
-from . import events
+from . import audit, events
 from .models import (
     Amendment,
     Assessment,
-    AuditEntry,
     Enrolment,
     Judgement,
     ModerationSample,
@@ -235,6 +235,11 @@ def submit_for_assessment(*, assessment, by, declaration_accepted):
         raise ValidationError(
             f"This enrolment is {enrolment.get_status_display().lower()}; it cannot be submitted."
         )
+    if assessment.status == Assessment.Status.CLOSED:
+        raise ValidationError(
+            f"Attempt {assessment.attempt} was closed when an earlier result was amended; "
+            "there is nothing more to submit."
+        )
     if assessment.status != Assessment.Status.OPEN:
         raise ValidationError(f"Attempt {assessment.attempt} has already been submitted.")
     if not declaration_accepted:
@@ -251,8 +256,8 @@ def submit_for_assessment(*, assessment, by, declaration_accepted):
     assessment.declaration = CANDIDATE_DECLARATION
     assessment.submitted_at = now
     assessment.save(update_fields=["status", "declaration", "submitted_at"])
-    AuditEntry.objects.create(
-        assessment=assessment,
+    audit.append(
+        assessment,
         action="submitted",
         actor=by,
         after={
@@ -387,8 +392,8 @@ def record_judgement(*, judgement, by, expected_version, data):
     current.range_items.set(data["range_items"])
     current.refresh_from_db()
     after = judgement_state(current)
-    AuditEntry.objects.create(
-        assessment=assessment,
+    audit.append(
+        assessment,
         judgement=current,
         action="judgement changed",
         actor=by,
@@ -448,12 +453,8 @@ def sign_off(*, assessment, by, feedback, declaration_accepted):
     assessment.status = Assessment.Status.SIGNED_OFF
     assessment.result = result
     assessment.save(update_fields=["status", "result"])
-    AuditEntry.objects.create(
-        assessment=assessment,
-        action="signed off",
-        actor=by,
-        after={"result": result, "feedback": feedback, "signed_at": now.isoformat()},
-    )
+    # The signed record itself goes into the chain, so verify_audit can compare it.
+    audit.append(assessment, action="signed off", actor=by, after=audit.sign_off_content(signed))
     audit_log.info("signed off: assessment=%s result=%s by=%s", assessment.pk, result, by.pk)
     events.attempt_signed_off.send(Assessment, assessment=assessment, sign_off=signed, by=by)
     next_attempt = None
@@ -471,9 +472,43 @@ def can_amend(user, assessment):
     return user.is_administrator or user.pk == assessment.enrolment.assessor_id
 
 
+@dataclass
+class AmendmentOutcome:
+    """What an amendment did: the amendment, and the attempts it closed or opened."""
+
+    amendment: Amendment
+    closed: list
+    opened: Assessment | None
+    # For an amendment to not achieved: False when no attempt remains to open.
+    attempts_remain: bool
+
+    @property
+    def message(self):
+        """The consequences in words, for the person who amended."""
+        parts = ["The amendment is recorded; the signed record is kept."]
+        if self.closed:
+            numbers = " and ".join(str(a.attempt) for a in self.closed)
+            parts.append(f"Attempt {numbers} is closed: it is no longer needed.")
+        if self.opened:
+            parts.append(f"Attempt {self.opened.attempt} is open for resubmission.")
+        elif not self.attempts_remain:
+            parts.append(
+                f"No further attempt was opened: all {settings.ASSESSMENT_MAX_ATTEMPTS} "
+                "attempts have been used."
+            )
+        return " ".join(parts)
+
+
 @transaction.atomic
 def amend_result(*, assessment, by, new_result, reason):
-    """Correct a signed-off result. The signed record stays; the amendment is appended."""
+    """Correct a signed-off result. The signed record stays; the amendment is appended.
+
+    The enrolment's attempts follow the corrected result: amending to achieved
+    closes any later attempt still open or awaiting judgement; amending to not
+    achieved opens the next attempt (satisfactory judgements carried forward,
+    as for a resubmission) while attempts remain. Each consequence is an entry
+    in the history of the attempt concerned. Returns an ``AmendmentOutcome``.
+    """
     assessment = _locked(assessment)
     if not can_amend(by, assessment):
         raise PermissionDenied
@@ -485,28 +520,74 @@ def amend_result(*, assessment, by, new_result, reason):
         raise ValidationError("The new result is the same as the current one.")
     if not reason.strip():
         raise ValidationError("Give the reason for the amendment.")
+    later = list(
+        Assessment.objects.select_for_update()
+        .filter(enrolment=assessment.enrolment_id, attempt__gt=assessment.attempt)
+        .order_by("attempt")
+    )
+    signed_later = [a for a in later if a.status == Assessment.Status.SIGNED_OFF]
+    if signed_later:
+        raise ValidationError(
+            f"Attempt {signed_later[-1].attempt} has been signed off since; "
+            "its result is the current one, so amend that attempt instead."
+        )
+    unfinished = [a for a in later if a.status not in Assessment.FINISHED]
+    previous_result = assessment.result
     amendment = Amendment.objects.create(
         assessment=assessment,
-        previous_result=assessment.result,
+        previous_result=previous_result,
         new_result=new_result,
         reason=reason,
         amended_by=by,
     )
-    AuditEntry.objects.create(
-        assessment=assessment,
+    Assessment.objects.filter(pk=assessment.pk).update(result=new_result)
+    assessment.result = new_result
+    because = {"attempt": assessment.attempt, "amendment": amendment.pk, "result": new_result}
+
+    closed, opened, attempts_remain = [], None, True
+    if new_result == Assessment.Result.ACHIEVED:
+        for attempt in unfinished:
+            audit.append(
+                attempt,
+                action="attempt closed",
+                actor=by,
+                before={"status": attempt.status},
+                after={"status": Assessment.Status.CLOSED, "because": because},
+            )
+            attempt.status = Assessment.Status.CLOSED
+            attempt.save(update_fields=["status"])
+            closed.append(attempt)
+    elif not unfinished:
+        number = (later[-1].attempt if later else assessment.attempt) + 1
+        attempts_remain = number <= settings.ASSESSMENT_MAX_ATTEMPTS
+        if attempts_remain:
+            opened = open_attempt(assessment.enrolment, attempt=number, previous=assessment)
+            audit.append(
+                opened,
+                action="attempt opened",
+                actor=by,
+                after={"status": opened.status, "because": because},
+            )
+    audit.append(
+        assessment,
         action="result amended",
         actor=by,
-        before={"result": assessment.result},
-        after={"result": new_result, "reason": reason},
+        before={"result": previous_result},
+        after={
+            **audit.amendment_content(amendment),
+            "closed_attempts": [a.attempt for a in closed],
+            "opened_attempt": opened.attempt if opened else None,
+            "attempts_remain": attempts_remain,
+        },
     )
-    Assessment.objects.filter(pk=assessment.pk).update(result=new_result)
     audit_log.info(
-        "result amended: assessment=%s %s->%s by=%s",
+        "result amended: assessment=%s %s->%s closed=%s opened=%s by=%s",
         assessment.pk,
-        amendment.previous_result,
+        previous_result,
         new_result,
+        [a.pk for a in closed],
+        opened.pk if opened else None,
         by.pk,
     )
-    assessment.result = new_result
     events.result_amended.send(Assessment, assessment=assessment, amendment=amendment, by=by)
-    return amendment
+    return AmendmentOutcome(amendment, closed, opened, attempts_remain)

@@ -9,7 +9,7 @@ from django.views.decorators.http import require_POST
 from assessment_portal.access import administrator_required, get_visible_or_404
 from standards.models import Unit
 
-from . import dashboards, services
+from . import audit, dashboards, history, services
 from .forms import (
     AmendmentForm,
     AssessorForm,
@@ -58,7 +58,11 @@ def enrolment_detail(request, pk):
         request.user,
         pk=pk,
     )
-    attempts = list(enrolment.assessments.select_related("sign_off"))
+    attempts = list(
+        enrolment.assessments.select_related("sign_off").annotate(
+            amendment_count=Count("amendments")
+        )
+    )
     return render(
         request,
         "assessments/enrolment_detail.html",
@@ -240,6 +244,7 @@ def _render_assessment(request, assessment, judgements, bound_form=None):
     # Candidates read verdicts and comments once the result is signed off, not while
     # the assessor is still deciding.
     show_judgements = not request.user.is_candidate or assessment.status == "signed_off"
+    attempts = list(assessment.enrolment.assessments.all())
     rows = [
         {
             "judgement": j,
@@ -267,11 +272,25 @@ def _render_assessment(request, assessment, judgements, bound_form=None):
             "assessor_declaration": services.ASSESSOR_DECLARATION,
             "can_amend": assessment.status == "signed_off"
             and services.can_amend(request.user, assessment),
-            "history": assessment.audit.select_related("actor", "judgement__criterion"),
-            "amendments": assessment.amendments.select_related("amended_by"),
-            "attempts": assessment.enrolment.assessments.all(),
+            "attempts": attempts,
+            **_history_context(request, assessment, attempts),
         },
     )
+
+
+def _history_context(request, assessment, attempts):
+    """History in words, amendments and why the attempt was closed (assessments/history.py)."""
+    unit = assessment.enrolment.unit
+    entries = list(assessment.audit.select_related("actor", "judgement__criterion"))
+    amendments = assessment.amendments.select_related("amended_by")
+    return {
+        "history": [] if request.user.is_candidate else history.history_rows(entries, unit),
+        "chain": audit.chain_summary(entries),
+        "amendments": history.amendment_rows(amendments, entries, unit),
+        "closed_by": history.closed_by(entries, attempts, unit)
+        if assessment.status == Assessment.Status.CLOSED
+        else None,
+    }
 
 
 @require_POST
@@ -357,11 +376,13 @@ def amend(request, pk):
     form = AmendmentForm(request.POST or None, unit=assessment.enrolment.unit)
     if request.method == "POST" and form.is_valid():
         try:
-            services.amend_result(assessment=assessment, by=request.user, **form.cleaned_data)
+            outcome = services.amend_result(
+                assessment=assessment, by=request.user, **form.cleaned_data
+            )
         except ValidationError as error:
             form.add_error(None, error)
         else:
-            messages.success(request, "The amendment is recorded; the signed record is kept.")
+            messages.success(request, outcome.message)
             for sample in assessment.moderation_samples.filter(
                 moderator=request.user, review__isnull=True
             ).select_related("round"):

@@ -96,5 +96,15 @@ def candidate_client(client, make_user):
 
 
 def pytest_collection_modifyitems(items):
-    """Browser tests run last: their live server flushes the database afterwards."""
-    items.sort(key=lambda item: item.get_closest_marker("e2e") is not None)
+    """Browser tests run last: their live server flushes the database afterwards.
+
+    So do other transactional tests (``django_db(transaction=True)``), for the same reason.
+    """
+
+    def flushes(item):
+        db = item.get_closest_marker("django_db")
+        return item.get_closest_marker("e2e") is not None or bool(
+            db and db.kwargs.get("transaction")
+        )
+
+    items.sort(key=flushes)

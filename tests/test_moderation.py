@@ -414,8 +414,11 @@ def test_reason_is_required_by_the_database_too(people, reviewed_world):
         agrees_with_result=True,
         recommendation="",
     )
+    other_judgement = reviewed_world["samples"][1].assessment.judgements.first()
     with pytest.raises(IntegrityError), transaction.atomic():
-        ModeratedCriterion.objects.filter(review=review).update(agrees=False)
+        ModeratedCriterion.objects.create(
+            review=review, judgement=other_judgement, agrees=False, reason=""
+        )
 
 
 def test_assessor_response_is_recorded_with_time(people, reviewed_world):

@@ -6,6 +6,7 @@ import re
 import pytest
 from django.urls import reverse
 from pypdf import PdfReader
+from pypdf.generic import ArrayObject, DictionaryObject
 
 from assessments import pdf, services
 from evidence.models import EvidenceFile
@@ -87,7 +88,9 @@ def test_record_pdf_shows_every_criterion_the_candidate_and_the_result(client, p
     assert f"Page 1 of {len(reader.pages)}" in text
     assert "US57 · Aroha Ngāta" in reader.pages[-1].extract_text()  # running header
     assert services.CANDIDATE_DECLARATION[:60] in text.replace("\n", " ")
-    assert "When (UTC)" in text
+    # History times in the configured zone, named (issue 11): not UTC mislabelled.
+    assert "When (Pacific/Auckland)" in text
+    assert re.search(r"\d{2}:\d{2}:\d{2}\sNZ[DS]T", text)
     assert "Signed off: Achieved" in text
 
     assert response["Content-Disposition"] == (
@@ -135,19 +138,67 @@ def test_record_embeds_only_the_bundled_font(client, people):
         assert "/FontFile2" in descriptor
 
 
-def test_archival_variant_is_pdf_a_3b(client, people):
+def _structure(reader):
+    """(structure tree root, MarkInfo, Lang, XMP metadata text) of a PDF."""
+    root = reader.trailer["/Root"]
+    xmp = root["/Metadata"].get_object().get_data().decode()
+    return root.get("/StructTreeRoot"), root.get("/MarkInfo"), root.get("/Lang"), xmp
+
+
+def _tags(node, found):
+    """Every structure element type under ``node`` (issue 14: a tagged PDF)."""
+    node = node.get_object()
+    if isinstance(node, list | ArrayObject):
+        for child in node:
+            _tags(child, found)
+    elif isinstance(node, DictionaryObject):
+        if "/S" in node:
+            found.add(node["/S"])
+        if "/K" in node:
+            _tags(node["/K"], found)
+    return found
+
+
+def test_archival_variant_is_tagged_pdf_a_3a(client, people):
     assessment = signed_off(people)
     client.force_login(people["assessor"])
     response = client.get(record_url(assessment, variant="archival"))
     reader = read_pdf(response)
-    xmp = reader.trailer["/Root"]["/Metadata"].get_object().get_data().decode()
+    tree, mark_info, lang, xmp = _structure(reader)
     assert re.search(r"pdfaid:part(>|=\")3", xmp)
-    assert re.search(r"pdfaid:conformance(>|=\")B", xmp)
+    assert re.search(r"pdfaid:conformance(>|=\")A", xmp)
     assert "/OutputIntents" in reader.trailer["/Root"]
+    assert tree is not None and mark_info["/Marked"]
+    assert lang == "en"
     assert response["Content-Disposition"].endswith('-attempt-1-archival.pdf"')
-    # The ordinary PDF makes no PDF/A claim.
-    ordinary = read_pdf(client.get(record_url(assessment)))
-    assert "/Metadata" not in ordinary.trailer["/Root"]
+
+
+@pytest.mark.parametrize("document", ["record", "transcript"])
+def test_ordinary_pdfs_are_tagged_pdf_ua(client, people, document):
+    """Issue 14 item 6: a screen reader gets headings, tables and the language."""
+    assessment = signed_off(people)
+    client.force_login(people["assessor"])
+    url = (
+        record_url(assessment)
+        if document == "record"
+        else reverse("reports:transcript", args=[people["candidate"].pk])
+    )
+    reader = read_pdf(client.get(url))
+    tree, mark_info, lang, xmp = _structure(reader)
+    assert re.search(r"pdfuaid:part(>|=\")1", xmp)
+    assert "pdfaid" not in xmp  # the ordinary PDF makes no PDF/A claim
+    assert mark_info["/Marked"]
+    assert lang == "en"
+    tags = _tags(tree["/K"], set())
+    assert {"/H1", "/H2", "/Table", "/TR", "/TH", "/TD"} <= tags
+    assert reader.trailer["/Root"]["/ViewerPreferences"]["/DisplayDocTitle"]
+    expected_title = (
+        "Assessment record: US57 Provide customer service – Aroha Ngāta, attempt 1"
+        if document == "record"
+        else "Transcript: Aroha Ngāta"
+    )
+    assert reader.metadata.title == expected_title
+    assert expected_title in xmp
 
 
 def test_au_record_uses_competency_labels_and_shows_amendments(client, people):
@@ -234,9 +285,10 @@ def test_record_reads_the_same_number_of_queries_however_large(
             )
     services.amend_result(assessment=big, by=people["admin"], new_result="achieved", reason="x")
 
-    with django_assert_max_num_queries(11) as small_queries:
+    # 12: the history reads the unit's range items, to name them (one query).
+    with django_assert_max_num_queries(12) as small_queries:
         small_context = pdf.assessment_record_context(small)
-    with django_assert_max_num_queries(11) as big_queries:
+    with django_assert_max_num_queries(12) as big_queries:
         big_context = pdf.assessment_record_context(big)
     assert len(small_queries) == len(big_queries)
     assert len(big_context["evidence"]) == 5
