@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from standards.models import PerformanceCriterion
 
+from . import signals
 from .models import Amendment, Assessment, AuditEntry, Enrolment, Judgement, SignOff
 
 audit_log = logging.getLogger("assessment_portal.audit")
@@ -102,6 +103,37 @@ def reassign_assessor(*, enrolment, assessor, by):
         by.pk,
     )
     return enrolment
+
+
+def update_enrolment(*, enrolment, by, assessor=None, due_date=None, cohort=None):
+    """Change an enrolment's assessor, due date and cohort (what an SMS pushes in).
+
+    Only the values given change; ``due_date`` and ``cohort`` accept the
+    sentinel ``CLEAR`` to remove them.
+    """
+    with transaction.atomic():
+        if assessor is not None and assessor.pk != enrolment.assessor_id:
+            reassign_assessor(enrolment=enrolment, assessor=assessor, by=by)
+        fields = []
+        if due_date is not None:
+            enrolment.due_date = None if due_date is CLEAR else due_date
+            fields.append("due_date")
+        if cohort is not None:
+            enrolment.cohort = None if cohort is CLEAR else cohort
+            fields.append("cohort")
+        if fields:
+            enrolment.save(update_fields=fields)
+            audit_log.info(
+                "enrolment updated: enrolment=%s fields=%s by=%s",
+                enrolment.pk,
+                ",".join(fields),
+                by.pk,
+            )
+    return enrolment
+
+
+# Passed to update_enrolment to remove a value rather than leave it unchanged.
+CLEAR = object()
 
 
 # --- attempts ---------------------------------------------------------------
@@ -385,7 +417,7 @@ def sign_off(*, assessment, by, feedback, declaration_accepted):
     now = timezone.now()
     try:
         with transaction.atomic():
-            SignOff.objects.create(
+            signed = SignOff.objects.create(
                 assessment=assessment,
                 result=result,
                 feedback=feedback,
@@ -405,6 +437,7 @@ def sign_off(*, assessment, by, feedback, declaration_accepted):
         after={"result": result, "feedback": feedback, "signed_at": now.isoformat()},
     )
     audit_log.info("signed off: assessment=%s result=%s by=%s", assessment.pk, result, by.pk)
+    signals.result_signed_off.send(sender=Assessment, assessment=assessment, sign_off=signed)
     next_attempt = None
     if (
         result == Assessment.Result.NOT_ACHIEVED
@@ -456,4 +489,5 @@ def amend_result(*, assessment, by, new_result, reason):
         new_result,
         by.pk,
     )
+    signals.result_amended.send(sender=Assessment, amendment=amendment)
     return amendment
