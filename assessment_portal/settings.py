@@ -53,6 +53,9 @@ INSTALLED_APPS = [
     "standards",
     "assessments",
     "evidence",
+    "integrations",
+    # django-ninja serves the API's browsable docs from its own packaged static files.
+    "ninja",
 ]
 
 MIDDLEWARE = [
@@ -149,6 +152,12 @@ EVIDENCE_MAX_UPLOAD_BYTES = int(os.environ.get("EVIDENCE_MAX_UPLOAD_MB", "50")) 
 TASKS = {"default": {"BACKEND": os.environ.get("TASKS_BACKEND", "django_tasks_db.DatabaseBackend")}}
 
 ASSESSMENT_MAX_ATTEMPTS = int(os.environ.get("ASSESSMENT_MAX_ATTEMPTS", "3"))
+
+# Integrations: the /api/v1/ rate limit per token, and webhook delivery.
+API_RATE_LIMIT_PER_MINUTE = int(os.environ.get("API_RATE_LIMIT_PER_MINUTE", "120"))
+WEBHOOK_TIMEOUT_SECONDS = int(os.environ.get("WEBHOOK_TIMEOUT_SECONDS", "10"))
+WEBHOOK_MAX_ATTEMPTS = int(os.environ.get("WEBHOOK_MAX_ATTEMPTS", "6"))
+NINJA_PAGINATION_MAX_LIMIT = 500
 
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]

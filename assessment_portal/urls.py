@@ -2,6 +2,8 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from integrations.api import url_patterns as api_url_patterns
+
 from . import views
 from .forms import PasswordResetForm
 
@@ -21,5 +23,7 @@ urlpatterns = [
     path("reports/", include("assessments.report_urls")),
     path("moderation/", include("assessments.moderation_urls")),
     path("", include("assessments.urls")),
+    path("api/v1/", api_url_patterns()),
+    path("integrations/", include("integrations.urls")),
     path("admin/", admin.site.urls),
 ]

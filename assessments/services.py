@@ -437,7 +437,6 @@ def sign_off(*, assessment, by, feedback, declaration_accepted):
         after={"result": result, "feedback": feedback, "signed_at": now.isoformat()},
     )
     audit_log.info("signed off: assessment=%s result=%s by=%s", assessment.pk, result, by.pk)
-    signals.result_signed_off.send(sender=Assessment, assessment=assessment, sign_off=signed)
     next_attempt = None
     if (
         result == Assessment.Result.NOT_ACHIEVED
@@ -446,6 +445,8 @@ def sign_off(*, assessment, by, feedback, declaration_accepted):
         next_attempt = open_attempt(
             assessment.enrolment, attempt=assessment.attempt + 1, previous=assessment
         )
+    # Sent last, so listeners see the next attempt already open.
+    signals.result_signed_off.send(sender=Assessment, assessment=assessment, sign_off=signed)
     return assessment, next_attempt
 
 

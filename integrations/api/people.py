@@ -1,0 +1,66 @@
+from django.contrib.auth import get_user_model
+from django.shortcuts import get_object_or_404
+from ninja import Router, Schema
+from ninja.pagination import paginate
+
+from .schemas import IdPath, responses
+
+router = Router(tags=["people"])
+User = get_user_model()
+ROLES = [User.Role.CANDIDATE, User.Role.ASSESSOR]
+
+
+class PersonOut(Schema):
+    id: int
+    username: str
+    given_name: str
+    family_name: str
+    email: str
+    role: str
+    nsn: str
+    usi: str
+    is_active: bool
+
+    @staticmethod
+    def resolve_given_name(obj):
+        return obj.first_name
+
+    @staticmethod
+    def resolve_family_name(obj):
+        return obj.last_name
+
+    @staticmethod
+    def resolve_nsn(obj):
+        return obj.national_student_number
+
+    @staticmethod
+    def resolve_usi(obj):
+        return obj.unique_student_identifier
+
+
+def people():
+    """Candidates and assessors: the people an SMS enrols and assigns."""
+    return User.objects.filter(role__in=ROLES).order_by("pk")
+
+
+@router.get("", response=responses(200, list[PersonOut]), summary="List candidates and assessors")
+@paginate
+def list_people(
+    request,
+    role: User.Role | None = None,
+    nsn: str | None = None,
+    usi: str | None = None,
+):
+    found = people()
+    if role is not None:
+        found = found.filter(role=role)
+    if nsn:
+        found = found.filter(national_student_number=nsn.replace("\x00", ""))
+    if usi:
+        found = found.filter(unique_student_identifier=usi.replace("\x00", "").upper())
+    return found
+
+
+@router.get("/{person_id}", response=responses(200, PersonOut), summary="A candidate or assessor")
+def get_person(request, person_id: int = IdPath()):
+    return get_object_or_404(people(), pk=person_id)
