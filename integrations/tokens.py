@@ -20,7 +20,7 @@ from .models import ApiToken
 
 audit_log = logging.getLogger("assessment_portal.audit")
 
-TOKEN_PREFIX = "ap_"
+TOKEN_PREFIX = "ap_"  # noqa: S105  (a marker, not a secret)
 VISIBLE_CHARS = 12
 RATE_WINDOW_SECONDS = 60
 

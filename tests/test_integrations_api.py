@@ -1,6 +1,9 @@
 import pytest
 
-from .integrations_support import bearer, enrol, people, sign_off, token_for  # noqa: F401
+from . import integrations_support as support
+from .integrations_support import bearer, enrol, sign_off, token_for
+
+people = support.people
 
 pytestmark = pytest.mark.django_db
 
