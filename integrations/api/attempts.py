@@ -9,6 +9,7 @@ from assessment_portal.access import get_visible_or_404
 from assessments.models import Amendment, Assessment, Judgement
 
 from .auth import acting_user
+from .pagination import Paged
 from .schemas import Id, IdPath, responses
 
 router = Router(tags=["attempts"])
@@ -117,7 +118,7 @@ def attempts(request):
 
 
 @router.get("", response=responses(200, list[AttemptOut]), summary="List assessment attempts")
-@paginate
+@paginate(Paged)
 def list_attempts(
     request,
     enrolment_id: Id | None = None,

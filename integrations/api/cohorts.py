@@ -9,6 +9,7 @@ from assessments.forms import CohortForm
 from assessments.models import Cohort
 
 from .auth import require_write
+from .pagination import Paged
 from .schemas import Id, IdPath, RequiredText, Text, responses
 
 router = Router(tags=["cohorts"])
@@ -53,7 +54,7 @@ def save_cohort(cohort, data):
 
 
 @router.get("", response=responses(200, list[CohortOut]), summary="List cohorts")
-@paginate
+@paginate(Paged)
 def list_cohorts(request):
     return cohorts()
 

@@ -13,6 +13,7 @@ from standards.models import Unit
 
 from ..results import reported_result, with_result_data
 from .auth import acting_user, require_write
+from .pagination import Paged
 from .schemas import Id, IdPath, RequiredText, responses
 
 router = Router(tags=["enrolments"])
@@ -103,7 +104,7 @@ def _cohort(pk):
 
 
 @router.get("", response=responses(200, list[EnrolmentOut]), summary="List enrolments")
-@paginate
+@paginate(Paged)
 def list_enrolments(
     request,
     unit_code: str | None = None,

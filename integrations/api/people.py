@@ -3,6 +3,7 @@ from django.shortcuts import get_object_or_404
 from ninja import Router, Schema
 from ninja.pagination import paginate
 
+from .pagination import Paged
 from .schemas import IdPath, responses
 
 router = Router(tags=["people"])
@@ -44,7 +45,7 @@ def people():
 
 
 @router.get("", response=responses(200, list[PersonOut]), summary="List candidates and assessors")
-@paginate
+@paginate(Paged)
 def list_people(
     request,
     role: User.Role | None = None,

@@ -5,6 +5,7 @@ from ninja.pagination import paginate
 from standards.models import Unit
 
 from .. import case
+from .pagination import Paged
 from .schemas import responses
 
 router = Router(tags=["units"])
@@ -88,7 +89,7 @@ def get_unit(code, version=None):
 
 
 @router.get("", response=responses(200, list[UnitSummaryOut]), summary="List units")
-@paginate
+@paginate(Paged)
 def list_units(request):
     return Unit.objects.order_by("framework", "code", "pk")
 
