@@ -42,9 +42,12 @@ def decode_cursor(cursor):
     return moment, pk
 
 
-def page(*, changed_since=None, cursor=None, limit=100):
-    """(changes, whether more follow): up to ``limit`` entries after the cursor."""
-    changes = ResultChange.objects.order_by("changed_at", "id")
+def page(*, user, changed_since=None, cursor=None, limit=100):
+    """(changes, whether more follow): up to ``limit`` entries after the cursor,
+    of the enrolments ``user`` may see."""
+    changes = ResultChange.objects.filter(
+        enrolment__in=Enrolment.objects.visible_to(user)
+    ).order_by("changed_at", "id")
     if cursor:
         moment, pk = decode_cursor(cursor)
         changes = changes.filter(Q(changed_at__gt=moment) | Q(changed_at=moment, id__gt=pk))

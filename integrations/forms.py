@@ -3,6 +3,7 @@ from datetime import datetime, time, timedelta
 from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Submit
 from django import forms
+from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from assessments.models import Cohort
@@ -22,6 +23,13 @@ def _helper(label, method="post"):
 class ApiTokenForm(forms.Form):
     name = forms.CharField(max_length=100, help_text="Which system uses it, e.g. “aXcelerate”.")
     scope = forms.ChoiceField(choices=ApiToken.Scope.choices, widget=forms.RadioSelect)
+    acts_for = forms.ModelChoiceField(
+        queryset=get_user_model()
+        .objects.filter(is_active=True, role__in=["administrator", "assessor"])
+        .order_by("role", "last_name", "first_name"),
+        help_text="The token sees what this person sees: an administrator everything, "
+        "an assessor only their own candidates. Writing enrolments needs an administrator.",
+    )
     valid_until = forms.DateField(
         required=False,
         widget=forms.DateInput(attrs={"type": "date"}),

@@ -7,24 +7,15 @@ from django.db import models
 from django.utils import timezone
 
 
-class ApiTokenQuerySet(models.QuerySet):
-    def usable(self):
-        """Not revoked, not expired, and its administrator still an active administrator."""
-        now = timezone.now()
-        return self.filter(
-            revoked_at__isnull=True,
-            created_by__is_active=True,
-            created_by__role="administrator",
-        ).filter(models.Q(expires_at__isnull=True) | models.Q(expires_at__gt=now))
-
-
 class ApiToken(models.Model):
     """A student management system's key to the API.
 
     Only the SHA-256 of the token is stored; the token itself is shown once,
     when created. The prefix (the first characters) identifies it in lists
-    and logs. A token acts for the administrator who created it, so it sees
-    what they see, and stops working if they lose the role or are deactivated.
+    and logs. A token acts for a person — an administrator (the whole
+    institution's data) or an assessor (their own candidates) — so it sees
+    exactly what that person sees on the pages, and it stops working if that
+    person is deactivated or becomes a candidate.
     """
 
     class Scope(models.TextChoices):
@@ -36,6 +27,9 @@ class ApiToken(models.Model):
     token_hash = models.CharField(max_length=64, unique=True)
     scope = models.CharField(max_length=20, choices=Scope.choices)
     expires_at = models.DateTimeField(null=True, blank=True)
+    acts_for = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="api_tokens"
     )
@@ -45,8 +39,6 @@ class ApiToken(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     last_used_at = models.DateTimeField(null=True, blank=True)
-
-    objects = ApiTokenQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-pk"]
@@ -64,7 +56,16 @@ class ApiToken(models.Model):
             return "Revoked"
         if self.expires_at and self.expires_at <= timezone.now():
             return "Expired"
+        if not (
+            self.acts_for.is_active
+            and (self.acts_for.is_administrator or self.acts_for.is_assessor)
+        ):
+            return f"Suspended: {self.acts_for} is no longer an active administrator or assessor"
         return "Active"
+
+    @property
+    def is_usable(self):
+        return self.state == "Active"
 
 
 class ApiCall(models.Model):

@@ -29,12 +29,23 @@ def hash_token(raw):
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
-def create_token(*, name, scope, expires_at, by):
-    """A new token; returns (ApiToken, the token itself — shown once, never stored)."""
+def create_token(*, name, scope, expires_at, by, acts_for=None):
+    """A new token; returns (ApiToken, the token itself — shown once, never stored).
+
+    The token sees what ``acts_for`` (default: its creator) sees on the pages.
+    """
+    acts_for = acts_for or by
     if not by.is_administrator:
         raise PermissionDenied
     if scope not in ApiToken.Scope.values:
         raise ValidationError("Choose the token's scope.")
+    if not acts_for.is_active or not (acts_for.is_administrator or acts_for.is_assessor):
+        raise ValidationError("A token acts for an active administrator or assessor.")
+    if scope == ApiToken.Scope.WRITE_ENROLMENTS and not acts_for.is_administrator:
+        raise ValidationError(
+            "Only a token acting for an administrator may write enrolments, "
+            "as only administrators enrol candidates."
+        )
     if expires_at is not None and expires_at <= timezone.now():
         raise ValidationError("The expiry must be in the future.")
     raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
@@ -44,10 +55,16 @@ def create_token(*, name, scope, expires_at, by):
         token_hash=hash_token(raw),
         scope=scope,
         expires_at=expires_at,
+        acts_for=acts_for,
         created_by=by,
     )
     audit_log.info(
-        "api token created: token=%s prefix=%s scope=%s by=%s", token.pk, token.prefix, scope, by.pk
+        "api token created: token=%s prefix=%s scope=%s acts_for=%s by=%s",
+        token.pk,
+        token.prefix,
+        scope,
+        acts_for.pk,
+        by.pk,
     )
     return token, raw
 
@@ -67,11 +84,7 @@ def find_token(raw):
     """The token whatever its state (so calls with a revoked one are logged), or None."""
     if not raw.startswith(TOKEN_PREFIX):
         return None
-    return ApiToken.objects.select_related("created_by").filter(token_hash=hash_token(raw)).first()
-
-
-def is_usable(token):
-    return ApiToken.objects.usable().filter(pk=token.pk).exists()
+    return ApiToken.objects.select_related("acts_for").filter(token_hash=hash_token(raw)).first()
 
 
 def rate_limit_wait(token):

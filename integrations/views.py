@@ -23,7 +23,9 @@ PAGE_SIZE = 50
 
 @administrator_required
 def token_list(request):
-    page = Paginator(ApiToken.objects.select_related("created_by", "revoked_by"), PAGE_SIZE)
+    page = Paginator(
+        ApiToken.objects.select_related("created_by", "revoked_by", "acts_for"), PAGE_SIZE
+    )
     return render(
         request, "integrations/token_list.html", {"page": page.get_page(request.GET.get("page"))}
     )
@@ -32,13 +34,14 @@ def token_list(request):
 @administrator_required
 @never_cache
 def token_create(request):
-    form = ApiTokenForm(request.POST or None)
+    form = ApiTokenForm(request.POST or None, initial={"acts_for": request.user})
     if request.method == "POST" and form.is_valid():
         try:
             token, raw = tokens.create_token(
                 name=form.cleaned_data["name"],
                 scope=form.cleaned_data["scope"],
                 expires_at=form.expires_at(),
+                acts_for=form.cleaned_data["acts_for"],
                 by=request.user,
             )
         except ValidationError as error:

@@ -16,14 +16,14 @@ class RateLimited(Exception):
 
 
 class TokenAuth(HttpBearer):
-    """``Authorization: Bearer ap_…``. The token acts for the administrator who created it."""
+    """``Authorization: Bearer ap_…``; the token acts for its ``acts_for`` person."""
 
     def authenticate(self, request, token):
         found = tokens.find_token(token)
         if found is None:
             return None
         request.api_token = found  # logged whatever happens next
-        if not tokens.is_usable(found):
+        if not found.is_usable:
             return None
         wait = tokens.rate_limit_wait(found)
         if wait:
@@ -32,8 +32,8 @@ class TokenAuth(HttpBearer):
 
 
 def acting_user(request):
-    """Whose access rules apply: the token's administrator (same visible_to as the pages)."""
-    return request.auth.created_by
+    """Whose access rules apply: the person the token acts for (same visible_to as the pages)."""
+    return request.auth.acts_for
 
 
 def require_write(request):

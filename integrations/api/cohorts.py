@@ -8,7 +8,7 @@ from ninja.pagination import paginate
 from assessments.forms import CohortForm
 from assessments.models import Cohort
 
-from .auth import require_write
+from .auth import acting_user, require_write
 from .pagination import Paged
 from .schemas import Id, IdPath, RequiredText, Text, responses
 
@@ -39,7 +39,10 @@ class CohortPatch(Schema):
     candidate_ids: list[Id] | None = None
 
 
-def cohorts():
+def cohorts(request):
+    """Cohorts are administrators' business (as their pages): nobody else's token sees one."""
+    if not acting_user(request).is_administrator:
+        return Cohort.objects.none()
     return Cohort.objects.prefetch_related("candidates").order_by("pk")
 
 
@@ -56,12 +59,12 @@ def save_cohort(cohort, data):
 @router.get("", response=responses(200, list[CohortOut]), summary="List cohorts")
 @paginate(Paged)
 def list_cohorts(request):
-    return cohorts()
+    return cohorts(request)
 
 
 @router.get("/{cohort_id}", response=responses(200, CohortOut), summary="A cohort")
 def get_cohort(request, cohort_id: int = IdPath()):
-    return get_object_or_404(cohorts(), pk=cohort_id)
+    return get_object_or_404(cohorts(request), pk=cohort_id)
 
 
 @router.post("", response=responses(201, CohortOut), summary="Create a cohort")
@@ -75,13 +78,13 @@ def create_cohort(request, payload: CohortIn):
             "candidates": payload.candidate_ids,
         },
     )
-    return 201, get_object_or_404(cohorts(), pk=cohort.pk)
+    return 201, get_object_or_404(cohorts(request), pk=cohort.pk)
 
 
 @router.patch("/{cohort_id}", response=responses(200, CohortOut), summary="Update a cohort")
 def update_cohort(request, payload: CohortPatch, cohort_id: int = IdPath()):
     require_write(request)
-    cohort = get_object_or_404(cohorts(), pk=cohort_id)
+    cohort = get_object_or_404(cohorts(request), pk=cohort_id)
     data = {
         "name": cohort.name,
         "description": cohort.description,
@@ -94,4 +97,4 @@ def update_cohort(request, payload: CohortPatch, cohort_id: int = IdPath()):
     if given.get("candidate_ids") is not None:
         data["candidates"] = given["candidate_ids"]
     save_cohort(cohort, data)
-    return get_object_or_404(cohorts(), pk=cohort.pk)
+    return get_object_or_404(cohorts(request), pk=cohort.pk)

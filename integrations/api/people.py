@@ -1,8 +1,12 @@
 from django.contrib.auth import get_user_model
+from django.db.models import Q
 from django.shortcuts import get_object_or_404
 from ninja import Router, Schema
 from ninja.pagination import paginate
 
+from assessments.models import Enrolment
+
+from .auth import acting_user
 from .pagination import Paged
 from .schemas import IdPath, responses
 
@@ -39,9 +43,15 @@ class PersonOut(Schema):
         return obj.unique_student_identifier
 
 
-def people():
-    """Candidates and assessors: the people an SMS enrols and assigns."""
-    return User.objects.filter(role__in=ROLES).order_by("pk")
+def people(request):
+    """Candidates and assessors an SMS enrols and assigns; an assessor's token sees
+    only the candidates they assess, and themselves (as on the pages)."""
+    user = acting_user(request)
+    found = User.objects.filter(role__in=ROLES)
+    if not user.is_administrator:
+        assessed = Enrolment.objects.visible_to(user).values("candidate_id")
+        found = found.filter(Q(pk__in=assessed) | Q(pk=user.pk))
+    return found.order_by("pk")
 
 
 @router.get("", response=responses(200, list[PersonOut]), summary="List candidates and assessors")
@@ -52,7 +62,7 @@ def list_people(
     nsn: str | None = None,
     usi: str | None = None,
 ):
-    found = people()
+    found = people(request)
     if role is not None:
         found = found.filter(role=role)
     if nsn:
@@ -64,4 +74,4 @@ def list_people(
 
 @router.get("/{person_id}", response=responses(200, PersonOut), summary="A candidate or assessor")
 def get_person(request, person_id: int = IdPath()):
-    return get_object_or_404(people(), pk=person_id)
+    return get_object_or_404(people(request), pk=person_id)

@@ -4,6 +4,7 @@ from django.utils import timezone
 from ninja import Query, Router, Schema
 
 from .. import feed
+from .auth import acting_user
 from .schemas import responses
 
 router = Router(tags=["results"])
@@ -71,7 +72,9 @@ def results_feed(
 ):
     if changed_since is not None and timezone.is_naive(changed_since):
         changed_since = changed_since.replace(tzinfo=UTC)
-    changes, more = feed.page(changed_since=changed_since, cursor=cursor, limit=limit)
+    changes, more = feed.page(
+        user=acting_user(request), changed_since=changed_since, cursor=cursor, limit=limit
+    )
     return {
         "items": [feed.item(change) for change in changes],
         "next_cursor": feed.encode_cursor(changes[-1]) if changes else cursor,
