@@ -2,6 +2,7 @@
 
 import pytest
 
+from assessment_portal.identifiers import usi_check_character
 from assessments import services
 from integrations import tokens
 from standards.models import Unit
@@ -26,13 +27,20 @@ def people(make_user):
             "candidate",
             first_name="Jack",
             last_name="Brown",
-            unique_student_identifier="A1B2C3D4E5",
+            unique_student_identifier=usi("JACKBRWN2"),
         ),
     }
 
 
-def token_for(admin, scope="read", expires_at=None):
-    return tokens.create_token(name="SMS", scope=scope, expires_at=expires_at, by=admin)[1]
+def usi(body):
+    """A valid USI from nine characters of the USI alphabet."""
+    return body + usi_check_character(body)
+
+
+def token_for(admin, scope="read", expires_at=None, acts_for=None):
+    return tokens.create_token(
+        name="SMS", scope=scope, expires_at=expires_at, by=admin, acts_for=acts_for
+    )[1]
 
 
 def bearer(raw):

@@ -2,7 +2,7 @@ from datetime import datetime
 
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404
-from ninja import Router, Schema
+from ninja import Router, Schema, Status
 from ninja.pagination import paginate
 
 from assessments.forms import CohortForm
@@ -78,7 +78,7 @@ def create_cohort(request, payload: CohortIn):
             "candidates": payload.candidate_ids,
         },
     )
-    return 201, get_object_or_404(cohorts(request), pk=cohort.pk)
+    return Status(201, get_object_or_404(cohorts(request), pk=cohort.pk))
 
 
 @router.patch("/{cohort_id}", response=responses(200, CohortOut), summary="Update a cohort")

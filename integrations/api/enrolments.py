@@ -3,7 +3,7 @@ from datetime import date, datetime
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.utils import timezone
-from ninja import Router, Schema
+from ninja import Router, Schema, Status
 from ninja.pagination import paginate
 
 from assessment_portal.access import get_visible_or_404
@@ -150,7 +150,7 @@ def create_enrolment(request, payload: EnrolmentIn):
         due_date=payload.due_date,
         by=acting_user(request),
     )
-    return 201, get_enrolment(request, enrolment.pk)
+    return Status(201, get_enrolment(request, enrolment.pk))
 
 
 @router.patch(
