@@ -57,16 +57,22 @@ class WebhookForm(forms.ModelForm):
     class Meta:
         model = Webhook
         fields = ["url", "secret", "description", "is_active"]
-        widgets = {"secret": forms.PasswordInput(render_value=True)}
+        # The secret is never sent back to the browser; leave it empty to keep it.
+        widgets = {"secret": forms.PasswordInput(render_value=False)}
         help_texts = {"url": "The receiver's address (https:// in production)."}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["url"].assume_scheme = "https"
+        if self.instance.pk:
+            self.fields["secret"].required = False
+            self.fields["secret"].help_text = "Leave empty to keep the current secret."
         self.helper = _helper("Save the webhook")
 
     def clean_secret(self):
         secret = self.cleaned_data["secret"]
+        if not secret and self.instance.pk:
+            return self.instance.secret
         if len(secret) < 16:
             raise forms.ValidationError("Use a secret of at least 16 characters.")
         return secret

@@ -205,3 +205,15 @@ def test_webhook_pages_are_for_administrators_only(client, people, webhook):
     )
     assert "at least 16 characters" in created.content.decode()
     assert Webhook.objects.count() == 1
+
+
+def test_editing_a_webhook_keeps_the_secret_unless_a_new_one_is_given(client, people, webhook):
+    client.force_login(people["admin"])
+    page = client.get(f"/integrations/webhooks/{webhook.pk}/edit/").content.decode()
+    assert SECRET not in page
+    client.post(
+        f"/integrations/webhooks/{webhook.pk}/edit/",
+        {"url": webhook.url, "secret": "", "description": "SMS", "is_active": "on"},
+    )
+    webhook.refresh_from_db()
+    assert webhook.secret == SECRET and webhook.description == "SMS"
