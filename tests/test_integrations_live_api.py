@@ -82,12 +82,14 @@ def live_api(tmp_path_factory):
         "ALLOWED_HOSTS": "127.0.0.1",
         "API_RATE_LIMIT_PER_MINUTE": "1000000",
     }
+    log = folder / "gunicorn.log"
+    # One worker: SQLite lets one writer in at a time, and this is not a load test.
     server = subprocess.Popen(  # noqa: S603  (our own gunicorn)
-        [str(BIN / "gunicorn"), "assessment_portal.wsgi", "-b", f"127.0.0.1:{port}", "-w", "2"],
+        [str(BIN / "gunicorn"), "assessment_portal.wsgi", "-b", f"127.0.0.1:{port}", "-w", "1"],
         cwd=ROOT,
         env=production,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=log.open("w"),
     )
     base = f"http://127.0.0.1:{port}/api/v1"
     deadline = time.monotonic() + 60
@@ -98,15 +100,15 @@ def live_api(tmp_path_factory):
         except OSError:
             if time.monotonic() > deadline or server.poll() is not None:
                 server.kill()
-                pytest.fail("gunicorn did not start: " + server.stderr.read().decode()[-2000:])
+                pytest.fail("gunicorn did not start: " + log.read_text()[-2000:])
             time.sleep(0.3)
-    yield base, token
+    yield base, token, log
     server.terminate()
     server.wait(timeout=30)
 
 
 def test_openapi_document_is_valid_openapi_3_1(live_api):
-    base, _token = live_api
+    base, _token, _log = live_api
     with urllib.request.urlopen(f"{base}/openapi.json") as response:  # noqa: S310
         document = json.load(response)
     validate(document)
@@ -115,7 +117,7 @@ def test_openapi_document_is_valid_openapi_3_1(live_api):
 
 
 def test_schemathesis_finds_no_failures_in_the_live_api(live_api):
-    base, token = live_api
+    base, token, log = live_api
     run = subprocess.run(  # noqa: S603  (the installed schemathesis)
         [
             str(BIN / "st"),
@@ -133,7 +135,7 @@ def test_schemathesis_finds_no_failures_in_the_live_api(live_api):
             "--seed",
             "20261124",
             "--workers",
-            "2",
+            "1",
             "--no-color",
         ],
         cwd=ROOT,
@@ -141,5 +143,5 @@ def test_schemathesis_finds_no_failures_in_the_live_api(live_api):
         text=True,
         timeout=600,
     )
-    assert run.returncode == 0, run.stdout[-6000:] + run.stderr[-2000:]
+    assert run.returncode == 0, run.stdout[-6000:] + run.stderr[-2000:] + log.read_text()[-4000:]
     assert "passed" in run.stdout
