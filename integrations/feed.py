@@ -9,14 +9,20 @@ it encodes the (changed_at, id) of the last entry read.
 import base64
 import binascii
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db.models import Prefetch, Q
+from django.utils import timezone
 
 from assessments.models import Enrolment
 
 from .models import ResultChange
 from .results import reported_result, with_result_data
+
+# An entry's time is set inside the transaction that writes it, which may commit a
+# moment after a later one. Entries younger than this are held back, so a poller's
+# cursor never passes an entry that has not been committed yet.
+SETTLE = timedelta(seconds=5)
 
 
 class BadCursor(ValueError):
@@ -46,7 +52,8 @@ def page(*, user, changed_since=None, cursor=None, limit=100):
     """(changes, whether more follow): up to ``limit`` entries after the cursor,
     of the enrolments ``user`` may see."""
     changes = ResultChange.objects.filter(
-        enrolment__in=Enrolment.objects.visible_to(user)
+        enrolment__in=Enrolment.objects.visible_to(user),
+        changed_at__lte=timezone.now() - SETTLE,
     ).order_by("changed_at", "id")
     if cursor:
         moment, pk = decode_cursor(cursor)

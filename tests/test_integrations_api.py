@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from assessments import enrolment_status, services
 from assessments.models import Cohort, Enrolment
-from integrations import tokens
+from integrations import feed, tokens
 from integrations.models import ApiCall, ApiToken, ResultChange
 
 from . import integrations_support as support
@@ -22,6 +22,12 @@ people = support.people
 @pytest.fixture(autouse=True)
 def fresh_rate_limits():
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def feed_without_settling(monkeypatch):
+    """Entries appear in the feed at once (the hold-back has a test of its own)."""
+    monkeypatch.setattr(feed, "SETTLE", timedelta(0))
 
 
 def get(client, raw, path, **params):
@@ -392,3 +398,13 @@ def test_openapi_and_docs_are_served_without_a_cdn(client):
     html = docs.content.decode()
     assert "/static/ninja/swagger-ui-bundle.js" in html
     assert "cdn" not in html.lower() and "https://" not in html
+
+
+def test_feed_holds_back_entries_until_they_have_settled(client, people, monkeypatch):
+    """A sign-off committing late must not be skipped by a cursor that moved past it."""
+    raw = token_for(people["admin"])
+    sign_off(people, enrol(people, "57"))
+    monkeypatch.setattr(feed, "SETTLE", timedelta(seconds=5))
+    assert get(client, raw, "/results").json()["items"] == []
+    ResultChange.objects.update(changed_at=timezone.now() - timedelta(seconds=6))
+    assert len(get(client, raw, "/results").json()["items"]) == 1
