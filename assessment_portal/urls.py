@@ -2,6 +2,8 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from integrations.api import url_patterns as api_url_patterns
+
 from . import health, views
 from .forms import PasswordResetForm
 
@@ -23,6 +25,8 @@ urlpatterns = [
     path("moderation/", include("assessments.moderation_urls")),
     path("notifications/", include("notifications.urls")),
     path("", include("assessments.urls")),
+    path("api/v1/", api_url_patterns()),
+    path("integrations/", include("integrations.urls")),
     path("admin/", admin.site.urls),
 ]
 

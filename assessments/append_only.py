@@ -34,6 +34,7 @@ TABLES = [
     "assessments_moderationreview",
     "assessments_moderatedcriterion",
     "assessments_assessorresponse",
+    "assessments_enrolmentstatuschange",
 ]
 MAINTENANCE_TABLE = "assessments_history_maintenance"
 FUNCTION = "assessments_refuse_history_change"
@@ -72,7 +73,7 @@ END
 $$"""
 
 
-def install_statements(vendor):
+def install_statements(vendor, tables=TABLES):
     if vendor == "postgresql":
         create = f"CREATE TABLE IF NOT EXISTS {MAINTENANCE_TABLE} (reason text NOT NULL)"
         per_table = _postgresql_install
@@ -83,20 +84,20 @@ def install_statements(vendor):
         statements = [create]
     else:
         raise NotImplementedError(f"No append-only triggers for {vendor}; use PostgreSQL.")
-    return statements + [sql for table in TABLES for sql in per_table(table)]
+    return statements + [sql for table in tables for sql in per_table(table)]
 
 
-def uninstall_statements(vendor):
+def uninstall_statements(vendor, tables=TABLES):
     if vendor == "postgresql":
         drops = [
             f"DROP TRIGGER IF EXISTS {table}_{suffix} ON {table}"
-            for table in TABLES
+            for table in tables
             for suffix in ["append_only", "append_only_truncate"]
         ]
         return [*drops, f"DROP FUNCTION IF EXISTS {FUNCTION}()", _drop_maintenance()]
     drops = [
         f"DROP TRIGGER IF EXISTS {table}_{suffix}"
-        for table in TABLES
+        for table in tables
         for suffix in ["no_update", "no_delete"]
     ]
     return [*drops, _drop_maintenance()]

@@ -188,3 +188,21 @@ class AmendmentForm(forms.Form):
             (result, unit.result_label(result)) for result in Assessment.Result.values
         ]
         self.helper = _helper("Record the amendment")
+
+
+class EnrolmentStatusForm(forms.Form):
+    new_status = forms.ChoiceField(label="Decision")
+    effective_date = forms.DateField(
+        label="Took effect on", widget=forms.DateInput(attrs={"type": "date"})
+    )
+    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}))
+
+    def __init__(self, *args, enrolment, **kwargs):
+        super().__init__(*args, **kwargs)
+        Status = type(enrolment).Status
+        if enrolment.status == Status.ACTIVE:
+            choices = [(value, label) for value, label in Status.choices if value != Status.ACTIVE]
+        else:
+            choices = [(Status.ACTIVE, "Reinstate (active again)")]
+        self.fields["new_status"].choices = choices
+        self.helper = _helper("Record the decision")

@@ -58,8 +58,14 @@ class Enrolment(models.Model):
     """A candidate enrolled in one unit, with the assessor who will judge their evidence."""
 
     class Status(models.TextChoices):
+        # Anything but active closes the enrolment to new submissions. Withdrawal,
+        # RPL and credit transfer are recorded by an administrator with a reason
+        # (assessments.enrolment_status), each change kept in EnrolmentStatusChange.
         ACTIVE = "active", "Active"
         WITHDRAWN = "withdrawn", "Withdrawn"
+        RPL_GRANTED = "rpl_granted", "RPL granted"
+        RPL_NOT_GRANTED = "rpl_not_granted", "RPL not granted"
+        CREDIT_TRANSFER = "credit_transfer", "Credit transfer"
 
     candidate = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -77,7 +83,7 @@ class Enrolment(models.Model):
     cohort = models.ForeignKey(
         Cohort, on_delete=models.SET_NULL, null=True, blank=True, related_name="enrolments"
     )
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.ACTIVE)
     due_date = models.DateField(null=True, blank=True)
     enrolled_at = models.DateTimeField(auto_now_add=True)
     enrolled_by = models.ForeignKey(
@@ -329,6 +335,35 @@ class Amendment(AppendOnly):
 
     def __str__(self):
         return f"Amendment of {self.assessment}"
+
+
+class EnrolmentStatusChange(AppendOnly):
+    """A withdrawal, RPL or credit-transfer decision (or a reinstatement), with its reason."""
+
+    enrolment = models.ForeignKey(
+        Enrolment, on_delete=models.PROTECT, related_name="status_changes"
+    )
+    previous_status = models.CharField(max_length=20, choices=Enrolment.Status.choices)
+    new_status = models.CharField(max_length=20, choices=Enrolment.Status.choices)
+    effective_date = models.DateField(help_text="The day it took effect (e.g. the withdrawal).")
+    reason = models.TextField()
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    changed_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["changed_at", "pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~models.Q(previous_status=models.F("new_status")),
+                name="status_change_changes_status",
+            ),
+            models.CheckConstraint(condition=~models.Q(reason=""), name="status_change_has_reason"),
+        ]
+
+    def __str__(self):
+        return f"{self.enrolment}: {self.get_new_status_display()} from {self.effective_date}"
 
 
 class AuditEntry(AppendOnly):

@@ -33,7 +33,7 @@ from assessment_portal.stored_files import delete_quietly, save_new
 from evidence.models import Evidence, EvidenceMapping
 from standards.models import Unit
 
-from . import audit, events, moderation_tasks
+from . import audit, moderation_tasks, signals
 from .models import (
     Assessment,
     AssessorResponse,
@@ -302,7 +302,7 @@ def _record_sample(round_, assignment, *, by, selection, seed=None):
         [attempt.pk for attempt, _ in assignment],
         by.pk,
     )
-    events.samples_assigned.send(ModerationSample, samples=samples, by=by)
+    signals.samples_assigned.send(ModerationSample, samples=samples, by=by)
     return samples
 
 
@@ -382,7 +382,7 @@ def assign_moderator(*, sample, moderator, by):
         moderator.pk,
         by.pk,
     )
-    events.samples_assigned.send(ModerationSample, samples=[sample], by=by)
+    signals.samples_assigned.send(ModerationSample, samples=[sample], by=by)
     return sample
 
 
@@ -545,7 +545,7 @@ def submit_review(*, sample, by, criteria, agrees_with_result, recommendation):
         disagreed,
         by.pk,
     )
-    events.sample_reviewed.send(ModerationSample, review=review, by=by)
+    signals.sample_reviewed.send(ModerationSample, review=review, by=by)
     return review
 
 

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from standards.models import PerformanceCriterion, Unit
 
-from . import audit, events
+from . import audit, signals
 from .models import (
     Amendment,
     Assessment,
@@ -151,6 +151,37 @@ def reassign_assessor(*, enrolment, assessor, by):
     return enrolment
 
 
+def update_enrolment(*, enrolment, by, assessor=None, due_date=None, cohort=None):
+    """Change an enrolment's assessor, due date and cohort (what an SMS pushes in).
+
+    Only the values given change; ``due_date`` and ``cohort`` accept the
+    sentinel ``CLEAR`` to remove them.
+    """
+    with transaction.atomic():
+        if assessor is not None and assessor.pk != enrolment.assessor_id:
+            reassign_assessor(enrolment=enrolment, assessor=assessor, by=by)
+        fields = []
+        if due_date is not None:
+            enrolment.due_date = None if due_date is CLEAR else due_date
+            fields.append("due_date")
+        if cohort is not None:
+            enrolment.cohort = None if cohort is CLEAR else cohort
+            fields.append("cohort")
+        if fields:
+            enrolment.save(update_fields=fields)
+            audit_log.info(
+                "enrolment updated: enrolment=%s fields=%s by=%s",
+                enrolment.pk,
+                ",".join(fields),
+                by.pk,
+            )
+    return enrolment
+
+
+# Passed to update_enrolment to remove a value rather than leave it unchanged.
+CLEAR = object()
+
+
 # --- attempts ---------------------------------------------------------------
 
 CANDIDATE_DECLARATION = (
@@ -206,7 +237,7 @@ def open_attempt(enrolment, *, attempt, previous=None):
         if earlier:
             judgement.range_items.set(earlier.range_items.all())
     if previous is not None:
-        events.attempt_reopened.send(Assessment, assessment=assessment, previous=previous)
+        signals.attempt_reopened.send(Assessment, assessment=assessment, previous=previous)
     return assessment
 
 
@@ -266,7 +297,7 @@ def submit_for_assessment(*, assessment, by, declaration_accepted):
         },
     )
     audit_log.info("submitted: assessment=%s by=%s", assessment.pk, by.pk)
-    events.attempt_submitted.send(Assessment, assessment=assessment, by=by)
+    signals.attempt_submitted.send(Assessment, assessment=assessment, by=by)
     return assessment
 
 
@@ -456,7 +487,6 @@ def sign_off(*, assessment, by, feedback, declaration_accepted):
     # The signed record itself goes into the chain, so verify_audit can compare it.
     audit.append(assessment, action="signed off", actor=by, after=audit.sign_off_content(signed))
     audit_log.info("signed off: assessment=%s result=%s by=%s", assessment.pk, result, by.pk)
-    events.attempt_signed_off.send(Assessment, assessment=assessment, sign_off=signed, by=by)
     next_attempt = None
     if (
         result == Assessment.Result.NOT_ACHIEVED
@@ -465,6 +495,8 @@ def sign_off(*, assessment, by, feedback, declaration_accepted):
         next_attempt = open_attempt(
             assessment.enrolment, attempt=assessment.attempt + 1, previous=assessment
         )
+    # Sent last, so listeners see the next attempt already open.
+    signals.result_signed_off.send(sender=Assessment, assessment=assessment, sign_off=signed)
     return assessment, next_attempt
 
 
@@ -589,5 +621,5 @@ def amend_result(*, assessment, by, new_result, reason):
         opened.pk if opened else None,
         by.pk,
     )
-    events.result_amended.send(Assessment, assessment=assessment, amendment=amendment, by=by)
+    signals.result_amended.send(sender=Assessment, amendment=amendment)
     return AmendmentOutcome(amendment, closed, opened, attempts_remain)

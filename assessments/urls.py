@@ -8,6 +8,11 @@ urlpatterns = [
     path("enrolments/new/", views.enrolment_create, name="enrolment_create"),
     path("enrolments/<int:pk>/", views.enrolment_detail, name="enrolment_detail"),
     path("enrolments/<int:pk>/assessor/", views.enrolment_reassign, name="enrolment_reassign"),
+    path(
+        "enrolments/<int:pk>/status/",
+        views.enrolment_status_change,
+        name="enrolment_status_change",
+    ),
     path("assess/", views.queue, name="queue"),
     path("assessments/<int:pk>/", views.assessment_detail, name="assessment_detail"),
     path("assessments/<int:pk>/criteria/<int:judgement_pk>/", views.judge, name="judge"),

@@ -9,13 +9,14 @@ from django.views.decorators.http import require_POST
 from assessment_portal.access import administrator_required, get_visible_or_404
 from standards.models import Unit
 
-from . import audit, dashboards, history, services
+from . import audit, dashboards, enrolment_status, history, services
 from .forms import (
     AmendmentForm,
     AssessorForm,
     CohortEnrolmentForm,
     CohortForm,
     EnrolmentForm,
+    EnrolmentStatusForm,
     JudgementForm,
     SignOffForm,
 )
@@ -70,7 +71,30 @@ def enrolment_detail(request, pk):
             "enrolment": enrolment,
             "attempts": attempts,
             "current": attempts[-1] if attempts else None,
+            "status_changes": enrolment.status_changes.select_related("changed_by"),
         },
+    )
+
+
+@administrator_required
+def enrolment_status_change(request, pk):
+    """Record a withdrawal, RPL or credit-transfer decision, or reinstate the enrolment."""
+    enrolment = get_object_or_404(Enrolment.objects.select_related("unit", "candidate"), pk=pk)
+    form = EnrolmentStatusForm(request.POST or None, enrolment=enrolment)
+    if request.method == "POST" and form.is_valid():
+        try:
+            change = enrolment_status.change_status(
+                enrolment=enrolment, by=request.user, **form.cleaned_data
+            )
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(request, f"Recorded: {change.get_new_status_display()}.")
+            return redirect(enrolment)
+    return render(
+        request,
+        "assessments/form_page.html",
+        {"form": form, "title": f"Withdrawal, RPL or credit transfer: {enrolment}"},
     )
 
 

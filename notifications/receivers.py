@@ -7,7 +7,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 
-from assessments import events
+from assessments import signals
 
 from .models import Kind
 from .services import notify
@@ -22,7 +22,7 @@ def _when(moment):
     return date_format(timezone.localtime(moment), "j F Y")
 
 
-@receiver(events.attempt_submitted)
+@receiver(signals.attempt_submitted)
 def tell_assessor_of_submission(sender, assessment, by, **kwargs):
     enrolment = assessment.enrolment
     notify(
@@ -38,8 +38,8 @@ def tell_assessor_of_submission(sender, assessment, by, **kwargs):
     )
 
 
-@receiver(events.attempt_signed_off)
-def tell_candidate_of_result(sender, assessment, sign_off, by, **kwargs):
+@receiver(signals.result_signed_off)
+def tell_candidate_of_result(sender, assessment, sign_off, **kwargs):
     notify(
         kind=Kind.SIGNED_OFF,
         recipients=[assessment.enrolment.candidate],
@@ -52,11 +52,11 @@ def tell_candidate_of_result(sender, assessment, sign_off, by, **kwargs):
             "is on the attempt's page."
         ),
         url=assessment.get_absolute_url(),
-        actor=by,
+        actor=sign_off.signed_by,
     )
 
 
-@receiver(events.attempt_reopened)
+@receiver(signals.attempt_reopened)
 def tell_candidate_of_resubmission(sender, assessment, previous, **kwargs):
     remaining = previous.judgements.exclude(verdict="satisfactory").count()
     notify(
@@ -72,8 +72,9 @@ def tell_candidate_of_resubmission(sender, assessment, previous, **kwargs):
     )
 
 
-@receiver(events.result_amended)
-def tell_of_amendment(sender, assessment, amendment, by, **kwargs):
+@receiver(signals.result_amended)
+def tell_of_amendment(sender, amendment, **kwargs):
+    assessment = amendment.assessment
     enrolment = assessment.enrolment
     unit = enrolment.unit
     notify(
@@ -87,11 +88,11 @@ def tell_of_amendment(sender, assessment, amendment, by, **kwargs):
             f"{unit.result_label(amendment.new_result)}. Reason: {amendment.reason}"
         ),
         url=assessment.get_absolute_url(),
-        actor=by,
+        actor=amendment.amended_by,
     )
 
 
-@receiver(events.samples_assigned)
+@receiver(signals.samples_assigned)
 def tell_moderators_of_samples(sender, samples, by, **kwargs):
     by_moderator = defaultdict(list)
     for sample in samples:
@@ -113,7 +114,7 @@ def tell_moderators_of_samples(sender, samples, by, **kwargs):
         )
 
 
-@receiver(events.sample_reviewed)
+@receiver(signals.sample_reviewed)
 def tell_assessor_of_moderation(sender, review, by, **kwargs):
     sample = review.sample
     enrolment = sample.assessment.enrolment

@@ -25,13 +25,25 @@ def chain_existing_entries(apps, schema_editor):
         previous[entry.assessment_id] = (entry.sequence, entry.hash)
 
 
+# The history tables as they were when this migration was written; later ones
+# get their triggers in their own migrations.
+TABLES = [
+    "assessments_auditentry",
+    "assessments_signoff",
+    "assessments_amendment",
+    "assessments_moderationreview",
+    "assessments_moderatedcriterion",
+    "assessments_assessorresponse",
+]
+
+
 def install_triggers(apps, schema_editor):
-    for sql in append_only.install_statements(schema_editor.connection.vendor):
+    for sql in append_only.install_statements(schema_editor.connection.vendor, TABLES):
         schema_editor.execute(sql, None)
 
 
 def uninstall_triggers(apps, schema_editor):
-    for sql in append_only.uninstall_statements(schema_editor.connection.vendor):
+    for sql in append_only.uninstall_statements(schema_editor.connection.vendor, TABLES):
         schema_editor.execute(sql, None)
 
 

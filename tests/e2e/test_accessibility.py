@@ -97,6 +97,13 @@ def administrator_pages():
         reverse("standards:unit_detail", args=["BSBCUS301B"]),
         reverse("standards:unit_detail", args=["BSBCUS501B"]),
         reverse("password_change"),
+        reverse("assessments:enrolment_status_change", args=[lucy.pk]),
+        reverse("integrations:token_list"),
+        reverse("integrations:token_create"),
+        reverse("integrations:call_list"),
+        reverse("integrations:webhook_list"),
+        reverse("integrations:webhook_create"),
+        reverse("integrations:results_export"),
     ]
 
 

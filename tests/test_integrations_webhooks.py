@@ -1,0 +1,219 @@
+"""Webhooks: signed JSON POSTs to a real HTTP receiver on 127.0.0.1, retried on failure."""
+
+import hashlib
+import hmac
+import json
+import threading
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from django.utils import timezone
+from django_tasks_db.models import DBTaskResult
+
+from assessments import services
+from integrations import webhooks
+from integrations.models import Webhook, WebhookDelivery
+from integrations.tasks import deliver_webhook
+
+from . import integrations_support as support
+from .integrations_support import enrol, sign_off
+
+pytestmark = pytest.mark.django_db
+people = support.people
+SECRET = "a-shared-secret-of-some-length"
+IMMEDIATE = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}
+
+
+class Receiver:
+    """An HTTP server that checks each POST's signature, answering with queued status codes."""
+
+    def __init__(self, secret):
+        self.secret = secret
+        self.answers = []  # status codes to answer with, in order; then 200
+        self.received = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                expected = (
+                    "sha256=" + hmac.new(receiver.secret.encode(), body, hashlib.sha256).hexdigest()
+                )
+                receiver.received.append(
+                    {
+                        "valid": hmac.compare_digest(expected, self.headers["X-Portal-Signature"]),
+                        "event_id": self.headers["X-Portal-Event-Id"],
+                        "timestamp": self.headers["X-Portal-Timestamp"],
+                        "body": json.loads(body),
+                    }
+                )
+                self.send_response(receiver.answers.pop(0) if receiver.answers else 200)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/hooks/portal"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver():
+    with Receiver(SECRET) as running:
+        yield running
+
+
+@pytest.fixture
+def webhook(receiver, people):
+    return Webhook.objects.create(url=receiver.url, secret=SECRET, created_by=people["admin"])
+
+
+def test_sign_off_is_posted_signed_and_verifiable(
+    receiver, webhook, people, settings, django_capture_on_commit_callbacks
+):
+    settings.TASKS = IMMEDIATE
+    enrolment = enrol(people, "57")
+    with django_capture_on_commit_callbacks(execute=True):
+        attempt = sign_off(people, enrolment)
+    [call] = receiver.received
+    assert call["valid"] is True
+    body = call["body"]
+    assert body["type"] == "result.signed_off"
+    assert call["event_id"] == body["id"]
+    assert abs(int(call["timestamp"]) - timezone.now().timestamp()) < 60
+    assert body["data"]["attempt_id"] == attempt.pk
+    assert body["data"]["candidate"]["nsn"] == "123456789"
+    assert body["data"]["nzqa_result"] == "Achieved"
+    delivery = WebhookDelivery.objects.get()
+    assert delivery.status == "delivered" and delivery.attempts == 1
+
+
+def test_a_receiver_with_the_wrong_secret_rejects_the_signature(webhook, people, settings):
+    settings.TASKS = IMMEDIATE
+    with Receiver("some-other-secret-entirely") as wrong:
+        Webhook.objects.filter(pk=webhook.pk).update(url=wrong.url)
+        enrolment = enrol(people, "57")
+        sign_off(people, enrolment)
+        webhooks.deliver(WebhookDelivery.objects.get().pk)
+        assert wrong.received[0]["valid"] is False
+
+
+def test_failed_delivery_is_retried_later_by_the_worker_then_delivered(
+    receiver, webhook, people, settings, django_capture_on_commit_callbacks
+):
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+    receiver.answers = [500]
+    enrolment = enrol(people, "57")
+    with django_capture_on_commit_callbacks(execute=True):
+        sign_off(people, enrolment)
+    delivery = WebhookDelivery.objects.get()
+    queued = DBTaskResult.objects.get()
+    assert queued.task_path.endswith("deliver_webhook")
+
+    # The worker runs the task: the receiver answers 500, so a retry is scheduled.
+    before = timezone.now()
+    deliver_webhook.call(delivery.pk)
+    delivery.refresh_from_db()
+    assert delivery.status == "retrying"
+    assert delivery.attempts == 1 and delivery.last_status_code == 500
+    assert "500" in delivery.last_error
+    assert delivery.next_attempt_at >= before + timedelta(seconds=29)
+    retry = DBTaskResult.objects.exclude(pk=queued.pk).get()
+    assert retry.run_after == delivery.next_attempt_at
+
+    # The retry runs when due; the receiver now answers 200.
+    deliver_webhook.call(delivery.pk)
+    delivery.refresh_from_db()
+    assert delivery.status == "delivered" and delivery.attempts == 2
+    assert [call["valid"] for call in receiver.received] == [True, True]
+    assert len({call["body"]["id"] for call in receiver.received}) == 1
+
+
+def test_the_task_schedules_its_retry_with_backoff(receiver, webhook, people, settings):
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+    receiver.answers = [503, 503]
+    sign_off(people, enrol(people, "57"))
+    delivery = WebhookDelivery.objects.get()
+    deliver_webhook.call(delivery.pk)
+    first = DBTaskResult.objects.get()
+    assert first.run_after > timezone.now() + timedelta(seconds=25)
+    deliver_webhook.call(delivery.pk)
+    second = DBTaskResult.objects.exclude(pk=first.pk).get()
+    # The wait grows: 30 s, then 2 minutes.
+    assert second.run_after > timezone.now() + timedelta(seconds=110)
+
+
+def test_gives_up_after_the_last_attempt(webhook, people, settings):
+    settings.TASKS = IMMEDIATE
+    settings.WEBHOOK_MAX_ATTEMPTS = 2
+    Webhook.objects.filter(pk=webhook.pk).update(url="http://127.0.0.1:9/closed")
+    sign_off(people, enrol(people, "57"))
+    delivery = WebhookDelivery.objects.get()
+    assert webhooks.deliver(delivery.pk)[0] == "retrying"
+    assert webhooks.deliver(delivery.pk) == ("failed", None)
+    delivery.refresh_from_db()
+    assert delivery.status == "failed" and "Could not reach" in delivery.last_error
+    # A duplicate task does nothing.
+    assert webhooks.deliver(delivery.pk) == (None, None)
+
+
+def test_amendment_is_posted_as_an_amended_result(
+    receiver, webhook, people, settings, django_capture_on_commit_callbacks
+):
+    settings.TASKS = IMMEDIATE
+    attempt = sign_off(people, enrol(people, "57"))
+    with django_capture_on_commit_callbacks(execute=True):
+        services.amend_result(
+            assessment=attempt, by=people["admin"], new_result="not_achieved", reason="Misjudged."
+        )
+    body = receiver.received[-1]["body"]
+    assert receiver.received[-1]["valid"]
+    assert body["type"] == "result.amended"
+    assert body["data"]["amended"] is True and body["data"]["nzqa_result"] == "Not achieved"
+
+
+def test_nothing_is_sent_when_the_decision_rolls_back(webhook, people, settings):
+    settings.TASKS = IMMEDIATE
+    enrolment = enrol(people, "57")
+    with pytest.raises(RuntimeError), services.transaction.atomic():
+        sign_off(people, enrolment)
+        raise RuntimeError("the database failed after the sign-off")
+    assert not WebhookDelivery.objects.exists()
+
+
+def test_webhook_pages_are_for_administrators_only(client, people, webhook):
+    for user in [people["assessor"], people["candidate"]]:
+        client.force_login(user)
+        for url in ["/integrations/webhooks/", f"/integrations/webhooks/{webhook.pk}/"]:
+            assert client.get(url).status_code == 404
+    client.force_login(people["admin"])
+    page = client.get(f"/integrations/webhooks/{webhook.pk}/")
+    assert page.status_code == 200 and webhook.url in page.content.decode()
+    created = client.post(
+        "/integrations/webhooks/new/",
+        {"url": "https://sms.example.org/hook", "secret": "short", "is_active": "on"},
+    )
+    assert "at least 16 characters" in created.content.decode()
+    assert Webhook.objects.count() == 1
+
+
+def test_editing_a_webhook_keeps_the_secret_unless_a_new_one_is_given(client, people, webhook):
+    client.force_login(people["admin"])
+    page = client.get(f"/integrations/webhooks/{webhook.pk}/edit/").content.decode()
+    assert SECRET not in page
+    client.post(
+        f"/integrations/webhooks/{webhook.pk}/edit/",
+        {"url": webhook.url, "secret": "", "description": "SMS", "is_active": "on"},
+    )
+    webhook.refresh_from_db()
+    assert webhook.secret == SECRET and webhook.description == "SMS"
