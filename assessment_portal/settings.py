@@ -144,6 +144,8 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 EVIDENCE_MAX_UPLOAD_BYTES = int(os.environ.get("EVIDENCE_MAX_UPLOAD_MB", "50")) * 1024 * 1024
+# The marking page draws at most this many pages of a PDF to images (evidence panel).
+EVIDENCE_PDF_PREVIEW_PAGES = int(os.environ.get("EVIDENCE_PDF_PREVIEW_PAGES", "20"))
 # Long jobs (large moderation reports) run in the background: `manage.py db_worker`
 # takes them from the database queue. `make run` starts one beside the server.
 TASKS = {"default": {"BACKEND": os.environ.get("TASKS_BACKEND", "django_tasks_db.DatabaseBackend")}}
