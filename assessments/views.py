@@ -255,8 +255,7 @@ def _row(judgement, statements, mappings, form=None):
         "methods": Judgement.Method.choices,
         "rules": RULES,
         "errors": form.non_field_errors() if form is not None else [],
-        # Unjudged criteria are open to judge; judged ones fold to one line.
-        "open": not judgement.verdict or form is not None,
+        "open": form is not None,
     }
 
 
@@ -304,6 +303,11 @@ def _render_assessment(request, assessment, judgements, bound_form=None):
         )
         for j in judgements
     ]
+    # Every criterion folds to one line; the one to judge next is open (or the one refused).
+    if marking and not any(row["open"] for row in rows):
+        first_unjudged = next((row for row in rows if not row["judgement"].verdict), None)
+        if first_unjudged:
+            first_unjudged["open"] = True
     progress = services.Progress(
         judged=sum(1 for j in judgements if j.verdict),
         total=len(judgements),

@@ -30,6 +30,8 @@
   function focusCriterion(article) {
     if (!article) return;
     setCurrent(article);
+    var details = article.querySelector("details");
+    if (!article.classList.contains("judged")) details.open = true;
     var summary = article.querySelector("summary");
     summary.focus();
     article.scrollIntoView({ block: "nearest" });
