@@ -211,8 +211,12 @@ def _range_of(criterion, covered_ids):
     return statements
 
 
-def _row(judgement, statements, mappings, form=None):
-    """What the per-criterion template shows: the saved judgement, or what was typed."""
+def _row(judgement, statements, mappings, form=None, pre_tick=True):
+    """What the per-criterion template shows: the saved judgement, or what was typed.
+
+    With ``pre_tick``, an untouched criterion starts with the range items of the
+    mappings the assessor confirmed ticked (evidence-first judging).
+    """
     data = form.data if form is not None else None
     prefix = f"j{judgement.pk}-"
     if data is not None:
@@ -226,8 +230,7 @@ def _row(judgement, statements, mappings, form=None):
         }
     else:
         covered = {item.pk for _, items in statements for item in items if item.covered}
-        if not judgement.verdict and not covered:
-            # Evidence-first judging: the items the assessor confirmed are ticked to start.
+        if pre_tick and not judgement.verdict and not covered:
             covered = confirmed_range_items(mappings)
         values = {
             "verdict": judgement.verdict,
@@ -384,12 +387,13 @@ def judge(request, pk, judgement_pk):
     if not request.headers.get("HX-Request"):
         messages.success(request, f"Saved {number}.")
         return redirect(f"{saved.assessment.get_absolute_url()}#criterion-{number}")
-    mappings = mappings_in_attempt(saved.assessment, criteria=[saved.criterion_id])
+    # A judged criterion ticks nothing from its mappings, so their claims are not read.
+    mappings = mappings_in_attempt(saved.assessment, criteria=[saved.criterion_id], claims=False)
     return render(
         request,
         "assessments/_judgement.html",
         {
-            "row": _row(saved, saved.range, list(mappings)),
+            "row": _row(saved, saved.range, list(mappings), pre_tick=False),
             "assessment": saved.assessment,
             "unit": saved.assessment.enrolment.unit,
             "marking": True,

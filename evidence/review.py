@@ -28,11 +28,12 @@ def _with_decision(mappings, assessment):
     )
 
 
-def mappings_in_attempt(assessment, *, criteria=None, evidence=None):
+def mappings_in_attempt(assessment, *, criteria=None, evidence=None, claims=True):
     """The candidate's mappings of the attempt's submitted evidence to its unit, with decisions.
 
     Narrowed to some criteria (the marking page's rows) or one item (the panel).
-    A constant number of queries: the mappings, and their range items.
+    A constant number of queries: the mappings, and (with ``claims``) the range
+    items each claims.
     """
     mappings = EvidenceMapping.objects.filter(
         evidence__in=assessment.evidence.all(),
@@ -42,12 +43,12 @@ def mappings_in_attempt(assessment, *, criteria=None, evidence=None):
         mappings = mappings.filter(criterion__in=criteria)
     if evidence is not None:
         mappings = mappings.filter(evidence=evidence)
-    return (
+    mappings = (
         _with_decision(mappings, assessment)
         .select_related("evidence", "criterion")
-        .prefetch_related("range_items")
         .order_by("criterion__outcome__sort_key", "criterion__sort_key", "evidence__title")
     )
+    return mappings.prefetch_related("range_items") if claims else mappings
 
 
 def by_criterion(mappings):
