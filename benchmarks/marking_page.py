@@ -80,7 +80,9 @@ def main():
             )
             client = Client()
             client.force_login(assessment.enrolment.assessor)
-            page_ms, page_cpu, page_queries = timed(client, assessment.get_absolute_url(), args.runs)
+            page_ms, page_cpu, page_queries = timed(
+                client, assessment.get_absolute_url(), args.runs
+            )
             if args.profile:
                 import cProfile
                 import pstats
@@ -88,7 +90,9 @@ def main():
                 profiler = cProfile.Profile()
                 profiler.runcall(client.get, assessment.get_absolute_url())
                 pstats.Stats(profiler).sort_stats("cumulative").print_stats(40)
-            trivial_ms, trivial_cpu, trivial_queries = timed(client, "/accounts/password_change/", args.runs)
+            trivial_ms, trivial_cpu, trivial_queries = timed(
+                client, "/accounts/password_change/", args.runs
+            )
             print(
                 f"marking page (US57, 12 criteria): median {page_ms:.1f} ms "
                 f"(CPU {page_cpu:.1f} ms), {page_queries} queries; trivial page "
