@@ -31,7 +31,8 @@
     if (!article) return;
     setCurrent(article);
     var details = article.querySelector("details");
-    if (!article.classList.contains("judged")) details.open = true;
+    // (Not the "judged" class: htmx restores an element's new classes only after settling.)
+    if (!article.dataset.verdict) details.open = true;
     var summary = article.querySelector("summary");
     summary.focus();
     article.scrollIntoView({ block: "nearest" });
@@ -39,7 +40,14 @@
 
   function move(step) {
     var all = criteria();
-    var at = all.indexOf(currentCriterion());
+    var here = currentCriterion();
+    var active = document.activeElement;
+    // Coming back from elsewhere (the evidence panel): j or k returns to the criterion first.
+    if (here && !here.contains(active)) {
+      focusCriterion(here);
+      return;
+    }
+    var at = all.indexOf(here);
     var next = at === -1 ? (step > 0 ? 0 : all.length - 1) : at + step;
     if (next >= 0 && next < all.length) focusCriterion(all[next]);
   }
@@ -105,7 +113,11 @@
   // A saved criterion comes back folded: keep the keyboard on it, so j goes on from here.
   document.body.addEventListener("htmx:afterSwap", function (event) {
     var target = event.detail.target;
-    if (target.id === "evidence-panel") return;
+    if (target.id === "evidence-panel") {
+      // A decision made in the panel replaced the button that had the focus.
+      if (document.activeElement === document.body) target.focus();
+      return;
+    }
     var article = target.id ? document.getElementById(target.id) : null;
     if (article && article.matches("article.criterion")) focusCriterion(article);
   });
@@ -115,7 +127,7 @@
     var list = event.detail.target;
     if (!list.classList || !list.classList.contains("mapped-evidence")) return;
     var article = list.closest("article.criterion");
-    if (!article || article.classList.contains("judged")) return;
+    if (!article || article.dataset.verdict) return;
     (list.dataset.confirmedItems || "").split(" ").forEach(function (pk) {
       if (!pk) return;
       var box = article.querySelector('input[name$="-range_items"][value="' + pk + '"]');
