@@ -307,7 +307,11 @@ def _render_assessment(request, assessment, judgements, bound_form=None):
         for j in judgements
     ]
     # Every criterion folds to one line; the one to judge next is open (or the one refused).
-    if marking and not any(row["open"] for row in rows):
+    # Read-only, the "not yet" criteria are open: their feedback is what matters.
+    if not marking:
+        for row in rows:
+            row["open"] = row["judgement"].verdict == Judgement.Verdict.NOT_YET
+    elif not any(row["open"] for row in rows):
         first_unjudged = next((row for row in rows if not row["judgement"].verdict), None)
         if first_unjudged:
             first_unjudged["open"] = True

@@ -119,7 +119,16 @@
       return;
     }
     var article = target.id ? document.getElementById(target.id) : null;
-    if (article && article.matches("article.criterion")) focusCriterion(article);
+    if (!article || !article.matches("article.criterion")) return;
+    // Judged, it folds; the next criterion still to judge unfolds, ready.
+    if (article.dataset.verdict) {
+      var all = criteria();
+      var next = all.slice(all.indexOf(article) + 1).filter(function (a) {
+        return !a.dataset.verdict;
+      })[0];
+      if (next) next.querySelector("details").open = true;
+    }
+    focusCriterion(article);
   });
 
   // A mapping confirmed in the panel ticks its range items on an unjudged criterion.
