@@ -227,6 +227,8 @@ def _row(judgement, statements, mappings, form=None, pre_tick=True):
             "items": {int(v) for v in checked_items},
             "rules": {rule for rule in RULES if data.get(prefix + rule)},
             "comment": data.get(prefix + "comment", ""),
+            # The version the assessor read: a stale save stays refused until they reload.
+            "version": data.get(prefix + "version", ""),
         }
     else:
         covered = {item.pk for _, items in statements for item in items if item.covered}
@@ -238,6 +240,7 @@ def _row(judgement, statements, mappings, form=None, pre_tick=True):
             "items": covered,
             "rules": {rule for rule in RULES if getattr(judgement, rule)},
             "comment": judgement.comment,
+            "version": judgement.version,
         }
     ranges = [
         {

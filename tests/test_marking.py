@@ -607,3 +607,17 @@ def test_pdf_with_javascript_is_stored_but_only_ever_drawn(people, attempt):
     with pdf.file.open("rb") as stored:
         reader = PdfReader(stored)
         assert "/JavaScript" in reader.trailer["/Root"]["/Names"]
+
+
+def test_a_stale_save_is_refused_again_until_the_page_is_reloaded(client, people, attempt):
+    assessment, _, _ = attempt
+    j = judgement(assessment, "2.3")
+    stale = save_criterion(client, assessment, j)
+    services.record_judgement(
+        judgement=j, by=people["assessor"], expected_version=0, data=satisfactory(j)
+    )
+    client.force_login(people["assessor"])
+    html = stale().content.decode()
+    assert "after you opened it" in html
+    # The refused form keeps the version it was read at, so saving it again is refused too.
+    assert f'name="j{j.pk}-version" value="0"' in html
