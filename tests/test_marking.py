@@ -67,6 +67,33 @@ def pdf_with_javascript(pages=2):
     return out.getvalue()
 
 
+def hostile_files(candidate, title):
+    """An item of a polyglot PNG and a PDF with JavaScript (both pass the upload check)."""
+    return create_evidence_with_files(
+        candidate=candidate,
+        by=candidate,
+        kind="file",
+        data={"title": title},
+        uploads=[
+            SimpleUploadedFile("desk.png", polyglot_png()),
+            SimpleUploadedFile("log.pdf", pdf_with_javascript()),
+        ],
+    )
+
+
+def enrol_and_submit(people, candidate, unit_code, numbers, title="Workplace log"):
+    enrolment = services.enrol(
+        candidate=candidate,
+        unit=Unit.objects.get(code=unit_code),
+        assessor=people["assessor"],
+        by=people["admin"],
+    )
+    add_evidence(candidate, unit_code, numbers, title=title)
+    return services.submit_for_assessment(
+        assessment=enrolment.assessments.get(), by=candidate, declaration_accepted=True
+    )
+
+
 @pytest.fixture
 def people(make_user):
     return {
@@ -103,16 +130,7 @@ def attempt(people):
         note="Who my customers are.",
         range_items=[i for s in c12.range_statements.all() for i in s.items.all()][:2],
     )
-    files = create_evidence_with_files(
-        candidate=candidate,
-        by=candidate,
-        kind="file",
-        data={"title": "Service desk photo and log"},
-        uploads=[
-            SimpleUploadedFile("desk.png", polyglot_png()),
-            SimpleUploadedFile("log.pdf", pdf_with_javascript()),
-        ],
-    )
+    files = hostile_files(candidate, "Service desk photo and log")
     map_evidence(evidence=files, by=candidate, criteria=[criterion("2.1")])
     assessment = services.submit_for_assessment(
         assessment=enrolment.assessments.get(), by=candidate, declaration_accepted=True
@@ -389,16 +407,7 @@ def test_coverage_rule_is_stated_where_the_range_items_are(client, people, attem
     client.force_login(people["assessor"])
     page = client.get(assessment.get_absolute_url()).content.decode()
     assert "All items required" in page
-    au = services.enrol(
-        candidate=people["candidate"],
-        unit=Unit.objects.get(code="BSBCUS301B"),
-        assessor=people["assessor"],
-        by=people["admin"],
-    )
-    add_evidence(people["candidate"], "BSBCUS301B", ["1.1"])
-    au_attempt = services.submit_for_assessment(
-        assessment=au.assessments.get(), by=people["candidate"], declaration_accepted=True
-    )
+    au_attempt = enrol_and_submit(people, people["candidate"], "BSBCUS301B", ["1.1"])
     au_page = client.get(au_attempt.get_absolute_url()).content.decode()
     assert "Examples only" in au_page
 
@@ -492,16 +501,7 @@ def _more_of_everything(people, assessment, n):
         candidate = people["other_candidate"].__class__.objects.create_user(
             username=f"more{n}{i}", password="x", role="candidate"
         )
-        enrolment = services.enrol(
-            candidate=candidate,
-            unit=Unit.objects.get(code="57"),
-            assessor=people["assessor"],
-            by=people["admin"],
-        )
-        add_evidence(candidate, "57", ["1.1"])
-        services.submit_for_assessment(
-            assessment=enrolment.assessments.get(), by=candidate, declaration_accepted=True
-        )
+        enrol_and_submit(people, candidate, "57", ["1.1"])
         extra = add_evidence(people["candidate"], "57", ["1.2", "2.1", "3.2"], title=f"X{n}{i}")
         assessment.evidence.add(extra)
         for mapping in EvidenceMapping.objects.filter(evidence=extra):

@@ -4,17 +4,16 @@ open, evidence viewed inline, and hostile files that must not run."""
 import re
 
 import pytest
-from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from playwright.sync_api import expect
 
 from assessments import services
 from assessments.models import Assessment, AuditEntry
 from evidence.models import MappingDecision
-from evidence.services import create_evidence_with_files, map_evidence
+from evidence.services import map_evidence
 from standards.models import PerformanceCriterion, Unit
 
-from ..test_marking import pdf_with_javascript, polyglot_png
+from ..test_marking import hostile_files
 from .conftest import log_in, serious_violations
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -138,16 +137,7 @@ def hostile(site, make_user):
     enrolment = services.enrol(
         candidate=candidate, unit=Unit.objects.get(code="57"), assessor=assessor, by=admin
     )
-    evidence = create_evidence_with_files(
-        candidate=candidate,
-        by=candidate,
-        kind="file",
-        data={"title": "Desk photo and log"},
-        uploads=[
-            SimpleUploadedFile("desk.png", polyglot_png()),
-            SimpleUploadedFile("log.pdf", pdf_with_javascript()),
-        ],
-    )
+    evidence = hostile_files(candidate, "Desk photo and log")
     map_evidence(
         evidence=evidence,
         by=candidate,
