@@ -293,6 +293,13 @@ def test_panel_and_inline_files_are_404_for_anyone_not_entitled(
     assert client.post(decide, {"decision": "confirmed"}).status_code == expected
     apply_url = reverse("assessments:apply_to_unjudged", args=[assessment.pk])
     assert client.post(apply_url, {"methods": ["portfolio"]}).status_code == expected
+    j = judgement(assessment, "2.3")
+    judge_url = reverse("assessments:judge", args=[assessment.pk, j.pk])
+    posted = {f"j{j.pk}-verdict": "", f"j{j.pk}-version": str(j.version)}
+    assert client.post(judge_url, posted).status_code == expected
+    assert client.post(judge_url, posted, headers={"HX-Request": "true"}).status_code == (
+        200 if who == "assessor" else 404
+    )
 
 
 def test_the_moderator_of_a_sample_opens_its_evidence_but_decides_nothing(client, people, attempt):
