@@ -212,6 +212,8 @@ else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 EVIDENCE_MAX_UPLOAD_BYTES = int(os.environ.get("EVIDENCE_MAX_UPLOAD_MB", "50")) * 1024 * 1024
+# The marking page draws at most this many pages of a PDF to images (evidence panel).
+EVIDENCE_PDF_PREVIEW_PAGES = int(os.environ.get("EVIDENCE_PDF_PREVIEW_PAGES", "20"))
 # Long jobs (large moderation reports, account e-mails) run in the background:
 # `manage.py run_worker` takes them from the database queue. `make run` and
 # `make serve` start one beside the server.

@@ -5,7 +5,7 @@ The portal reads and writes stored files only through Django's Storage API
 disk (FileSystemStorage, the default) and on an S3-compatible bucket
 (``STORAGE_BACKEND=s3``, ``PrivateS3Storage`` below). No stored file has a URL a
 browser could use: every download goes through an access-checked view that
-streams it with ``attachment_response``.
+streams it with ``stored_file_response``.
 """
 
 from botocore.exceptions import ClientError
@@ -50,19 +50,21 @@ class PrivateS3Storage(S3Storage):
     def url(self, name, *args, **kwargs):
         raise NotImplementedError(
             "Stored files have no URL: send them with an access-checked view "
-            "(assessment_portal.storage.attachment_response)."
+            "(assessment_portal.storage.stored_file_response)."
         )
 
 
-def attachment_response(field_file, *, filename, content_type):
-    """A response that streams a stored file as a private download named ``filename``.
+def stored_file_response(field_file, *, filename, content_type, as_attachment=True):
+    """A response that streams a stored file, privately, named ``filename``.
 
-    The file is read from its storage a chunk at a time, so neither a large file
-    nor many downloads at once are held in memory.
+    A download unless ``as_attachment`` is false (media the evidence panel plays
+    inline, under its own sandboxing headers). The file is read from its storage
+    a chunk at a time, so neither a large file nor many downloads at once are
+    held in memory.
     """
     stored = field_file.storage.open(field_file.name, "rb")
     response = FileResponse(
-        stored, as_attachment=True, filename=filename, content_type=content_type
+        stored, as_attachment=as_attachment, filename=filename, content_type=content_type
     )
     response.block_size = DOWNLOAD_CHUNK_BYTES
     # A stream from object storage cannot be measured by seeking, so say the size.

@@ -101,22 +101,26 @@ def amendment_content(amendment):
 
 
 @transaction.atomic
-def append(assessment, *, action, actor, judgement=None, before=None, after=None):
+def append(assessment, *, action, actor, judgement=None, before=None, after=None, head=None):
     """Add an entry at the end of ``assessment``'s chain and return it.
 
     The attempt's row is locked first (PostgreSQL; SQLite serialises writers
     itself), so two concurrent appends queue up instead of both following the
     same entry; the unique (assessment, sequence) constraint refuses a fork
-    even if a caller got that wrong.
+    even if a caller got that wrong. A caller that already holds that lock and
+    read the chain's last (sequence, hash) under it passes them as ``head``
+    ((None, None) for an empty chain), saving the two reads.
     """
-    Assessment.objects.select_for_update().filter(pk=assessment.pk).values_list("pk").get()
-    last = (
-        AuditEntry.objects.filter(assessment_id=assessment.pk)
-        .order_by("-sequence")
-        .values_list("sequence", "hash")
-        .first()
-    )
-    sequence, previous_hash = (last[0] + 1, last[1]) if last else (1, GENESIS)
+    if head is None:
+        Assessment.objects.select_for_update().filter(pk=assessment.pk).values_list("pk").get()
+        head = (
+            AuditEntry.objects.filter(assessment_id=assessment.pk)
+            .order_by("-sequence")
+            .values_list("sequence", "hash")
+            .first()
+        ) or (None, None)
+    last_sequence, last_hash = head
+    sequence, previous_hash = (last_sequence + 1, last_hash) if last_sequence else (1, GENESIS)
     entry = AuditEntry(
         assessment_id=assessment.pk,
         sequence=sequence,

@@ -1,11 +1,10 @@
-from crispy_forms.bootstrap import InlineCheckboxes, InlineRadios
 from crispy_forms.helper import FormHelper
-from crispy_forms.layout import Div, Fieldset, Layout, Submit
+from crispy_forms.layout import Submit
 from django import forms
 from django.contrib.auth import get_user_model
 
 from assessment_portal.dates import validate_plausible_date
-from standards.models import RangeItem, Unit
+from standards.models import Unit
 
 from .models import Assessment, Cohort, Judgement
 
@@ -92,76 +91,54 @@ class AssessorForm(forms.Form):
 RULES = ["valid", "sufficient", "authentic", "current"]
 
 
+class IdListField(forms.Field):
+    """A list of ids from checkboxes; which ids are allowed is the service's rule."""
+
+    widget = forms.CheckboxSelectMultiple
+
+    def to_python(self, value):
+        try:
+            return [int(v) for v in value or []]
+        except (TypeError, ValueError):
+            raise forms.ValidationError("Choose range items from the list.") from None
+
+
 class JudgementForm(forms.Form):
-    """One criterion's judgement; prefixed by the judgement so a page can hold many."""
+    """One criterion's judgement, prefixed by the judgement so a page can hold many.
+
+    Rendered by a plain template (assessments/_judgement.html) rather than crispy:
+    a unit has dozens of criteria and crispy cost ~10 ms each.
+    """
 
     verdict = forms.ChoiceField(
-        choices=[("", "Not judged yet"), *Judgement.Verdict.choices],
-        widget=forms.RadioSelect,
-        required=False,
+        choices=[("", "Not judged yet"), *Judgement.Verdict.choices], required=False
     )
+    methods = forms.MultipleChoiceField(choices=Judgement.Method.choices, required=False)
+    range_items = IdListField(required=False)
+    valid = forms.BooleanField(required=False)
+    sufficient = forms.BooleanField(required=False)
+    authentic = forms.BooleanField(required=False)
+    current = forms.BooleanField(required=False)
+    comment = forms.CharField(required=False)
+    version = forms.IntegerField()
+
+    def __init__(self, *args, judgement_pk, **kwargs):
+        super().__init__(*args, prefix=f"j{judgement_pk}", **kwargs)
+
+
+class ApplyToUnjudgedForm(forms.Form):
     methods = forms.MultipleChoiceField(
         label="Methods used",
         choices=Judgement.Method.choices,
         widget=forms.CheckboxSelectMultiple,
         required=False,
     )
-    range_items = forms.ModelMultipleChoiceField(
-        label="Range items covered",
-        queryset=RangeItem.objects.none(),
+    rules = forms.MultipleChoiceField(
+        label="Rules of evidence met",
+        choices=[(rule, rule.capitalize()) for rule in RULES],
         widget=forms.CheckboxSelectMultiple,
         required=False,
     )
-    valid = forms.BooleanField(required=False)
-    sufficient = forms.BooleanField(required=False)
-    authentic = forms.BooleanField(required=False)
-    current = forms.BooleanField(required=False)
-    comment = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
-    version = forms.IntegerField(widget=forms.HiddenInput)
-
-    def __init__(self, *args, judgement, **kwargs):
-        items = [
-            item
-            for statement in judgement.criterion.range_statements.all()
-            for item in statement.items.all()
-        ]
-        kwargs.setdefault(
-            "initial",
-            {
-                "verdict": judgement.verdict,
-                "methods": judgement.methods,
-                "range_items": [item.pk for item in judgement.range_items.all()],
-                "valid": judgement.valid,
-                "sufficient": judgement.sufficient,
-                "authentic": judgement.authentic,
-                "current": judgement.current,
-                "comment": judgement.comment,
-                "version": judgement.version,
-            },
-        )
-        super().__init__(*args, prefix=f"j{judgement.pk}", **kwargs)
-        # The choices come from the prefetched range, so the page's query count
-        # does not grow with the number of criteria.
-        field = self.fields["range_items"]
-        field.queryset = RangeItem.objects.filter(pk__in=[item.pk for item in items])
-        field.choices = [(item.pk, item.text) for item in items]
-        if not items:
-            del self.fields["range_items"]
-        self.helper = FormHelper()
-        self.helper.form_tag = False
-        self.helper.disable_csrf = True
-        self.helper.layout = Layout(
-            InlineRadios("verdict"),
-            InlineCheckboxes("methods"),
-            *([InlineCheckboxes("range_items")] if items else []),
-            Fieldset(
-                "Rules of evidence",
-                Div(*RULES, css_class="d-flex flex-wrap column-gap-4"),
-                css_class="mb-2",
-            ),
-            "comment",
-            "version",
-        )
 
 
 class SignOffForm(forms.Form):

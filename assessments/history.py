@@ -122,6 +122,14 @@ def describe(entry, unit, item_text):
         if after.get("recommendation"):
             details.append(f"Recommendation: {_quote(after['recommendation'])}")
         return f"Moderated: {'agrees' if agrees else 'disagrees'} with the result", details
+    if action in {"mapping confirmed", "mapping rejected"}:
+        what = (
+            f"Evidence mapping to {unit.criterion_label} {after.get('criterion')} "
+            f"{after.get('decision')}"
+        )
+        previously = f"Previously {before['decision']}" if before.get("decision") else None
+        details = [f"Reason: {_quote(after['reason'])}"] if after.get("reason") else []
+        return what, details + ([previously] if previously else [])
     if action == "moderation response":
         return "Assessor responded to the moderation", [_quote(after.get("text", ""))]
     return action.capitalize(), []

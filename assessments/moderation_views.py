@@ -8,7 +8,7 @@ from django.template.defaultfilters import pluralize
 from django.views.decorators.http import require_GET, require_POST
 
 from assessment_portal.access import administrator_required, get_visible_or_404, security_log
-from assessment_portal.storage import attachment_response
+from assessment_portal.storage import stored_file_response
 
 from . import moderation
 from .models import (
@@ -209,7 +209,7 @@ def export_download(request, pk):
         pk=pk,
         status=ModerationExport.Status.DONE,
     )
-    return attachment_response(
+    return stored_file_response(
         export.file,
         filename=moderation.export_filename(export),
         content_type="application/pdf" if export.format == "pdf" else "text/csv; charset=utf-8",

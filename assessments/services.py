@@ -11,15 +11,17 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import Count, Exists, IntegerField, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from standards.models import PerformanceCriterion, Unit
+from standards.models import PerformanceCriterion, RangeItem, Unit
 
 from . import audit, signals
 from .models import (
     Amendment,
     Assessment,
+    AuditEntry,
     Enrolment,
     Judgement,
     ModerationSample,
@@ -312,12 +314,14 @@ def can_judge(user, assessment):
     return user.pk == assessment.enrolment.assessor_id
 
 
-def judgement_state(judgement):
+def judgement_state(judgement, range_item_ids=None):
     """A judgement as plain data, for the audit trail."""
+    if range_item_ids is None:
+        range_item_ids = [item.pk for item in judgement.range_items.all()]
     return {
         "verdict": judgement.verdict,
         "methods": list(judgement.methods),
-        "range_items": sorted(item.pk for item in judgement.range_items.all()),
+        "range_items": sorted(range_item_ids),
         "valid": judgement.valid,
         "sufficient": judgement.sufficient,
         "authentic": judgement.authentic,
@@ -326,12 +330,14 @@ def judgement_state(judgement):
     }
 
 
-def coverage_problems(criterion, covered_item_ids):
-    """Why a criterion cannot yet be satisfactory under its range's coverage rule."""
+def coverage_problems(statements, covered_item_ids):
+    """Why a criterion cannot yet be satisfactory under its range's coverage rule.
+
+    ``statements`` as ``criterion_range`` returns them.
+    """
     problems = []
-    for statement in criterion.range_statements.all():
-        items = list(statement.items.all())
-        required = statement.required_count
+    for statement, items in statements:
+        required = required_count(statement, items)
         covered = [item for item in items if item.pk in covered_item_ids]
         if len(covered) < required:
             label = f"“{statement.term}”" if statement.term else "the range"
@@ -347,18 +353,116 @@ def coverage_problems(criterion, covered_item_ids):
     return problems
 
 
+def required_count(statement, items):
+    """How many of a statement's items a satisfactory criterion must cover."""
+    if statement.coverage == statement.Coverage.ALL:
+        return len(items)
+    return statement.minimum or 0
+
+
+def coverage_rule(statement, items):
+    """The coverage rule in words, stated where the range items are ticked."""
+    if statement.coverage == statement.Coverage.ALL:
+        return "All items required"
+    if statement.coverage == statement.Coverage.MINIMUM:
+        return f"At least {statement.minimum} of {len(items)}"
+    return "Examples only"
+
+
 RULES_OF_EVIDENCE = ["valid", "sufficient", "authentic", "current"]
 
 
+def _count(judgements, **filters):
+    counted = judgements.filter(**filters).order_by().values("assessment").annotate(n=Count("pk"))
+    return Coalesce(Subquery(counted.values("n")[:1], output_field=IntegerField()), 0)
+
+
+def _for_judging(judgement_pk, assessment_pk=None):
+    """The judgement, its attempt and criterion, locked, with the attempt's progress counts.
+
+    One query: the attempt row is locked too, so a save and a sign-off queue up,
+    and the head of the attempt's audit chain is read under that lock.
+    """
+    siblings = Judgement.objects.filter(assessment=OuterRef("assessment"))
+    last_entry = AuditEntry.objects.filter(assessment=OuterRef("assessment")).order_by("-sequence")
+    judgements = Judgement.objects.filter(pk=judgement_pk)
+    if assessment_pk is not None:
+        judgements = judgements.filter(assessment=assessment_pk)
+    return (
+        # PostgreSQL refuses FOR UPDATE of the nullable side of the outer join to updated_by.
+        judgements.select_for_update(of=("self", "assessment"))
+        .select_related("assessment__enrolment__unit", "criterion__outcome", "updated_by")
+        .annotate(
+            total_count=_count(siblings),
+            judged_count=_count(siblings, verdict__gt=""),
+            satisfactory_count=_count(siblings, verdict=Judgement.Verdict.SATISFACTORY),
+            audit_sequence=Subquery(last_entry.values("sequence")[:1]),
+            audit_hash=Subquery(last_entry.values("hash")[:1]),
+        )
+        .get()
+    )
+
+
+def criterion_range(criterion, judgement=None):
+    """The criterion's range statements, each with its items, in one query.
+
+    With ``judgement``, each item also says whether that judgement covers it.
+    Returns [(statement, [item, ...]), ...]; statements keep their own order.
+    """
+    items = RangeItem.objects.filter(range_statement__criteria=criterion).select_related(
+        "range_statement"
+    )
+    if judgement is not None:
+        covered = Judgement.range_items.through.objects.filter(
+            judgement=judgement, rangeitem=OuterRef("pk")
+        )
+        items = items.annotate(covered=Exists(covered))
+    statements = {}
+    for item in items.order_by("range_statement__position", "position"):
+        statements.setdefault(item.range_statement, []).append(item)
+    return list(statements.items())
+
+
+@dataclass
+class Progress:
+    judged: int
+    total: int
+    satisfactory: int
+
+    @property
+    def proposed_result(self):
+        """Achieved only when every criterion is satisfactory; None while any is unjudged."""
+        if not self.total or self.judged < self.total:
+            return None
+        if self.satisfactory == self.total:
+            return Assessment.Result.ACHIEVED
+        return Assessment.Result.NOT_ACHIEVED
+
+
+def progress(assessment):
+    counts = assessment.judgements.aggregate(
+        total=Count("pk"),
+        judged=Count("pk", filter=~Q(verdict="")),
+        satisfactory=Count("pk", filter=Q(verdict=Judgement.Verdict.SATISFACTORY)),
+    )
+    return Progress(**counts)
+
+
 @transaction.atomic
-def record_judgement(*, judgement, by, expected_version, data):
+def record_judgement(*, judgement, by, expected_version, data, assessment_pk=None):
     """Save the assessor's judgement of one criterion.
 
-    ``data`` holds verdict, methods, range_items (RangeItem objects), the four
-    rules of evidence and comment. The save is refused, changing nothing, if
-    the judgement changed since ``expected_version`` was read.
+    ``data`` holds verdict, methods, range_items (RangeItem objects or their
+    ids), the four rules of evidence and comment. The save is refused, changing
+    nothing, if the judgement changed since ``expected_version`` was read.
+
+    Returns the saved judgement with ``range`` (see ``criterion_range``, items
+    marked ``covered``) and ``progress`` (the attempt's, after this save), so
+    that a page can show it without reading it again. With ``assessment_pk``,
+    a judgement of another attempt is ``Judgement.DoesNotExist``.
     """
-    assessment = _locked(judgement.assessment)
+    current = _for_judging(judgement.pk, assessment_pk)
+    assessment = current.assessment
     if not can_judge(by, assessment):
         raise PermissionDenied
     if assessment.status != Assessment.Status.SUBMITTED:
@@ -370,14 +474,6 @@ def record_judgement(*, judgement, by, expected_version, data):
                 else " (not submitted yet)."
             )
         )
-    current = (
-        # Lock only the judgement row: PostgreSQL refuses FOR UPDATE across the
-        # outer join to a nullable updated_by.
-        Judgement.objects.select_for_update(of=("self",))
-        .select_related("updated_by", "criterion")
-        .prefetch_related("range_items", "criterion__range_statements__items")
-        .get(pk=judgement.pk)
-    )
     if current.version != expected_version:
         raise StaleJudgement(
             f"{current.criterion.number} was changed by {current.updated_by} at "
@@ -385,19 +481,16 @@ def record_judgement(*, judgement, by, expected_version, data):
             "Your changes were not saved; reload to see theirs, then judge again."
         )
 
-    allowed_items = {
-        item.pk: item
-        for statement in current.criterion.range_statements.all()
-        for item in statement.items.all()
-    }
-    chosen = {item.pk for item in data["range_items"]}
-    if chosen - allowed_items.keys():
+    statements = criterion_range(current.criterion, judgement=current)
+    allowed = {item.pk: item for _, items in statements for item in items}
+    chosen = {getattr(item, "pk", item) for item in data["range_items"]}
+    if chosen - allowed.keys():
         raise ValidationError("Choose range items from this criterion's range only.")
     unknown_methods = set(data["methods"]) - set(Judgement.Method.values)
     if unknown_methods:
         raise ValidationError(f"Unknown assessment method: {', '.join(sorted(unknown_methods))}.")
     if data["verdict"] == Judgement.Verdict.SATISFACTORY:
-        problems = coverage_problems(current.criterion, chosen)
+        problems = coverage_problems(statements, chosen)
         if not data["methods"]:
             problems.append("Record the assessment methods used.")
         unconfirmed = [rule for rule in RULES_OF_EVIDENCE if not data[rule]]
@@ -412,26 +505,87 @@ def record_judgement(*, judgement, by, expected_version, data):
     if data["verdict"] == Judgement.Verdict.NOT_YET and not data["comment"].strip():
         raise ValidationError("Say in the comment what the candidate still needs to show.")
 
-    before = judgement_state(current)
+    was_covered = {pk for pk, item in allowed.items() if item.covered}
+    before = judgement_state(current, was_covered)
+    before_verdict = current.verdict
     for field in ["verdict", "methods", "comment", *RULES_OF_EVIDENCE]:
         setattr(current, field, data[field])
     current.carried_forward = False
     current.updated_by = by
     current.updated_at = timezone.now()
-    current.version = F("version") + 1
-    current.save()
-    current.range_items.set(data["range_items"])
-    current.refresh_from_db()
-    after = judgement_state(current)
+    # The row is locked, so the version read above is still the stored one.
+    current.version += 1
+    current.save(
+        update_fields=[
+            "verdict",
+            "methods",
+            "comment",
+            *RULES_OF_EVIDENCE,
+            "carried_forward",
+            "updated_by",
+            "updated_at",
+            "version",
+        ]
+    )
+    through = Judgement.range_items.through
+    if was_covered - chosen:
+        through.objects.filter(judgement=current, rangeitem__in=was_covered - chosen).delete()
+    if chosen - was_covered:
+        through.objects.bulk_create(
+            through(judgement=current, rangeitem_id=pk) for pk in sorted(chosen - was_covered)
+        )
+    for item in allowed.values():
+        item.covered = item.pk in chosen
+    after = judgement_state(current, chosen)
     audit.append(
         assessment,
+        head=(current.audit_sequence, current.audit_hash),
         judgement=current,
         action="judgement changed",
         actor=by,
         before=before,
         after=after,
     )
+    current.range = statements
+    judged = current.judged_count + bool(current.verdict) - bool(before_verdict)
+    satisfactory = (
+        current.satisfactory_count
+        + (current.verdict == Judgement.Verdict.SATISFACTORY)
+        - (before_verdict == Judgement.Verdict.SATISFACTORY)
+    )
+    current.progress = Progress(judged=judged, total=current.total_count, satisfactory=satisfactory)
     return current
+
+
+@transaction.atomic
+def apply_to_unjudged(*, assessment, by, methods, rules):
+    """Give every unjudged criterion these methods and rules of evidence, leaving the verdict.
+
+    Each criterion is saved and audited on its own through ``record_judgement``,
+    under the same rules; all of them or none. Returns how many were changed.
+    """
+    unknown = set(rules) - set(RULES_OF_EVIDENCE)
+    if unknown:
+        raise ValidationError(f"Unknown rule of evidence: {', '.join(sorted(unknown))}.")
+    if not methods and not rules:
+        raise ValidationError("Choose the methods or rules of evidence to apply.")
+    unjudged = list(
+        assessment.judgements.filter(verdict="").prefetch_related("range_items").order_by("pk")
+    )
+    for judgement in unjudged:
+        record_judgement(
+            judgement=judgement,
+            by=by,
+            expected_version=judgement.version,
+            data={
+                "verdict": "",
+                "methods": list(methods),
+                "range_items": list(judgement.range_items.all()),
+                "comment": judgement.comment,
+                **{rule: rule in rules for rule in RULES_OF_EVIDENCE},
+            },
+        )
+    return len(unjudged)
 
 
 # --- sign-off and amendments -----------------------------------------------------
@@ -439,12 +593,7 @@ def record_judgement(*, judgement, by, expected_version, data):
 
 def proposed_result(assessment):
     """Achieved only when every criterion is satisfactory; None while any is unjudged."""
-    verdicts = [j.verdict for j in assessment.judgements.all()]
-    if not verdicts or "" in verdicts:
-        return None
-    if all(v == Judgement.Verdict.SATISFACTORY for v in verdicts):
-        return Assessment.Result.ACHIEVED
-    return Assessment.Result.NOT_ACHIEVED
+    return progress(assessment).proposed_result
 
 
 @transaction.atomic

@@ -16,6 +16,11 @@ urlpatterns = [
     path("assess/", views.queue, name="queue"),
     path("assessments/<int:pk>/", views.assessment_detail, name="assessment_detail"),
     path("assessments/<int:pk>/criteria/<int:judgement_pk>/", views.judge, name="judge"),
+    path(
+        "assessments/<int:pk>/apply-to-unjudged/",
+        views.apply_to_unjudged,
+        name="apply_to_unjudged",
+    ),
     path("assessments/<int:pk>/sign-off/", views.sign_off, name="sign_off"),
     path("assessments/<int:pk>/amend/", views.amend, name="amend"),
     path("cohorts/", views.cohort_list, name="cohort_list"),

@@ -1,17 +1,22 @@
+import logging
+
 from django.contrib import messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Count, Prefetch
+from django.db.models import Count
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from assessment_portal.access import administrator_required, get_visible_or_404
+from evidence.review import by_criterion, confirmed_range_items, mappings_in_attempt
 from standards.models import Unit
 
 from . import audit, dashboards, enrolment_status, history, services
 from .forms import (
+    RULES,
     AmendmentForm,
+    ApplyToUnjudgedForm,
     AssessorForm,
     CohortEnrolmentForm,
     CohortForm,
@@ -20,7 +25,9 @@ from .forms import (
     JudgementForm,
     SignOffForm,
 )
-from .models import Assessment, Cohort, Enrolment
+from .models import Assessment, Cohort, Enrolment, Judgement
+
+security_log = logging.getLogger("assessment_portal.security")
 
 
 def _filter_by_unit_and_cohort(queryset, request, via=""):
@@ -214,35 +221,6 @@ def queue(request):
     )
 
 
-def _assessment_for_page(request, pk):
-    from evidence.models import EvidenceMapping
-
-    assessment = get_visible_or_404(
-        Assessment.objects.select_related(
-            "enrolment__candidate", "enrolment__unit", "enrolment__assessor", "sign_off__signed_by"
-        ),
-        request.user,
-        pk=pk,
-    )
-    submitted = assessment.evidence.all()
-    judgements = (
-        assessment.judgements.select_related("criterion__outcome", "updated_by")
-        .prefetch_related(
-            "range_items",
-            "criterion__range_statements__items",
-            Prefetch(
-                "criterion__evidence_mappings",
-                queryset=EvidenceMapping.objects.filter(evidence__in=submitted)
-                .select_related("evidence")
-                .prefetch_related("evidence__files"),
-                to_attr="submitted_mappings",
-            ),
-        )
-        .order_by("criterion__outcome__sort_key", "criterion__sort_key")
-    )
-    return assessment, list(judgements)
-
-
 def _find(judgements, pk):
     for judgement in judgements:
         if judgement.pk == pk:
@@ -250,9 +228,88 @@ def _find(judgements, pk):
     raise Http404
 
 
-def _progress(judgements):
-    judged = sum(1 for j in judgements if j.verdict)
-    return {"judged": judged, "total": len(judgements)}
+def _range_of(criterion, covered_ids):
+    """The criterion's prefetched range as ``services.criterion_range`` gives it."""
+    statements = []
+    for statement in criterion.range_statements.all():
+        items = list(statement.items.all())
+        for item in items:
+            item.covered = item.pk in covered_ids
+        statements.append((statement, items))
+    return statements
+
+
+def _row(judgement, statements, mappings, form=None, pre_tick=True):
+    """What the per-criterion template shows: the saved judgement, or what was typed.
+
+    With ``pre_tick``, an untouched criterion starts with the range items of the
+    mappings the assessor confirmed ticked (evidence-first judging).
+    """
+    data = form.data if form is not None else None
+    prefix = f"j{judgement.pk}-"
+    if data is not None:
+        checked_items = {v for v in data.getlist(prefix + "range_items") if v.isdigit()}
+        values = {
+            "verdict": data.get(prefix + "verdict", ""),
+            "methods": set(data.getlist(prefix + "methods")),
+            "items": {int(v) for v in checked_items},
+            "rules": {rule for rule in RULES if data.get(prefix + rule)},
+            "comment": data.get(prefix + "comment", ""),
+            # The version the assessor read: a stale save stays refused until they reload.
+            "version": data.get(prefix + "version", ""),
+        }
+    else:
+        covered = {item.pk for _, items in statements for item in items if item.covered}
+        if pre_tick and not judgement.verdict and not covered:
+            covered = confirmed_range_items(mappings)
+        values = {
+            "verdict": judgement.verdict,
+            "methods": set(judgement.methods),
+            "items": covered,
+            "rules": {rule for rule in RULES if getattr(judgement, rule)},
+            "comment": judgement.comment,
+            "version": judgement.version,
+        }
+    ranges = [
+        {
+            "statement": statement,
+            "rule": services.coverage_rule(statement, items),
+            "items": [(item, item.pk in values["items"]) for item in items],
+            "covered": sum(1 for item in items if item.covered),
+            "required": services.required_count(statement, items),
+        }
+        for statement, items in statements
+    ]
+    return {
+        "judgement": judgement,
+        "criterion": judgement.criterion,
+        "ranges": ranges,
+        "mappings": mappings,
+        "values": values,
+        "methods": Judgement.Method.choices,
+        "rules": RULES,
+        "errors": form.non_field_errors() if form is not None else [],
+        "open": form is not None,
+    }
+
+
+def _assessment_for_page(request, pk):
+    assessment = get_visible_or_404(
+        Assessment.objects.select_related(
+            "enrolment__candidate",
+            "enrolment__unit",
+            "enrolment__assessor",
+            "sign_off__signed_by",
+        ),
+        request.user,
+        pk=pk,
+    )
+    judgements = (
+        assessment.judgements.select_related("criterion__outcome", "updated_by")
+        .prefetch_related("range_items", "criterion__range_statements__items")
+        .order_by("criterion__outcome__sort_key", "criterion__sort_key")
+    )
+    return assessment, list(judgements)
 
 
 def assessment_detail(request, pk):
@@ -268,20 +325,34 @@ def _render_assessment(request, assessment, judgements, bound_form=None):
     # Candidates read verdicts and comments once the result is signed off, not while
     # the assessor is still deciding.
     show_judgements = not request.user.is_candidate or assessment.status == "signed_off"
-    attempts = list(assessment.enrolment.assessments.all())
+    # Candidates have their own evidence pages; the panel is for those who judge or oversee.
+    with_evidence = show_judgements and not request.user.is_candidate
+    mappings = by_criterion(mappings_in_attempt(assessment)) if with_evidence else {}
     rows = [
-        {
-            "judgement": j,
-            "form": (
-                bound_form
-                if bound_form and bound_form.prefix == f"j{j.pk}"
-                else JudgementForm(judgement=j)
-                if marking
-                else None
-            ),
-        }
+        _row(
+            j,
+            _range_of(j.criterion, {item.pk for item in j.range_items.all()}),
+            mappings.get(j.criterion_id, []),
+            bound_form if bound_form is not None and bound_form.prefix == f"j{j.pk}" else None,
+        )
         for j in judgements
     ]
+    # Every criterion folds to one line; the one to judge next is open (or the one refused).
+    # Read-only, the "not yet" criteria are open: their feedback is what matters.
+    if not marking:
+        for row in rows:
+            row["open"] = row["judgement"].verdict == Judgement.Verdict.NOT_YET
+    elif not any(row["open"] for row in rows):
+        first_unjudged = next((row for row in rows if not row["judgement"].verdict), None)
+        if first_unjudged:
+            first_unjudged["open"] = True
+    progress = services.Progress(
+        judged=sum(1 for j in judgements if j.verdict),
+        total=len(judgements),
+        satisfactory=sum(1 for j in judgements if j.verdict == Judgement.Verdict.SATISFACTORY),
+    )
+    evidence = {m.evidence_id: m.evidence for ms in mappings.values() for m in ms}
+    attempts = list(assessment.enrolment.assessments.all())
     return render(
         request,
         "assessments/assessment_detail.html",
@@ -289,15 +360,24 @@ def _render_assessment(request, assessment, judgements, bound_form=None):
             "assessment": assessment,
             "unit": assessment.enrolment.unit,
             "rows": rows if show_judgements else [],
+            "not_yet": [row for row in rows if row["judgement"].verdict == "not_yet"]
+            if request.user.is_candidate and show_judgements
+            else [],
+            "evidence_items": sorted(evidence.values(), key=lambda e: e.title.lower()),
             "marking": marking,
-            "progress": _progress(judgements),
-            "proposed_result": services.proposed_result(assessment) if marking else None,
+            "progress": progress,
+            "proposed_result": progress.proposed_result if marking else None,
+            "unjudged": progress.total - progress.judged,
             "sign_off_form": SignOffForm() if marking else None,
+            "apply_form": ApplyToUnjudgedForm() if marking else None,
             "assessor_declaration": services.ASSESSOR_DECLARATION,
             "can_amend": assessment.status == "signed_off"
             and services.can_amend(request.user, assessment),
             "attempts": attempts,
             **_history_context(request, assessment, attempts),
+            "next_attempt": next(
+                (a for a in attempts if a.attempt == assessment.attempt + 1), None
+            ),
         },
     )
 
@@ -319,52 +399,107 @@ def _history_context(request, assessment, attempts):
 
 @require_POST
 def judge(request, pk, judgement_pk):
-    """Save one criterion. htmx swaps just that criterion; without JavaScript, the page reloads."""
-    assessment, judgements = _assessment_for_page(request, pk)
-    if not services.can_judge(request.user, assessment):
-        raise Http404
-    judgement = _find(judgements, judgement_pk)
-    form = JudgementForm(request.POST, judgement=judgement)
-    saved = False
+    """Save one criterion. htmx swaps just that criterion (and the progress and sign-off
+    panels, out of band); without JavaScript, the page reloads at the criterion."""
+    form = JudgementForm(request.POST, judgement_pk=judgement_pk)
+    judgement = Judgement(pk=judgement_pk)
+    saved = None
     if form.is_valid():
-        data = {**form.cleaned_data, "range_items": form.cleaned_data.get("range_items", [])}
+        data = {**form.cleaned_data, "range_items": form.cleaned_data["range_items"] or []}
         try:
-            services.record_judgement(
+            saved = services.record_judgement(
                 judgement=judgement,
                 by=request.user,
                 expected_version=form.cleaned_data["version"],
                 data=data,
+                assessment_pk=pk,
             )
+        except Judgement.DoesNotExist:
+            raise Http404 from None
+        except PermissionDenied:
+            security_log.warning("access denied: user=%s path=%s", request.user.pk, request.path)
+            raise Http404 from None
         except ValidationError as error:
             form.add_error(None, error)
-        else:
-            saved = True
+    else:
+        form.add_error(None, "The form was incomplete; reload the page and judge again.")
+    if saved is None:
+        # The whole page again, with what the assessor typed still in the form (htmx
+        # swaps it in whole too: the errors may concern another reader's change).
+        assessment, judgements = _assessment_for_page(request, pk)
+        if not services.can_judge(request.user, assessment):
+            raise Http404
+        if request.headers.get("HX-Request"):
+            return _render_row(request, assessment, _find(judgements, judgement_pk), form)
+        return _render_assessment(request, assessment, judgements, bound_form=form)
+    number = saved.criterion.number
     if not request.headers.get("HX-Request"):
-        if not saved:
-            # The whole page again, with what the assessor typed still in the form.
-            return _render_assessment(request, assessment, judgements, bound_form=form)
-        messages.success(request, f"Saved {judgement.criterion.number}.")
-        return redirect(f"{assessment.get_absolute_url()}#criterion-{judgement.criterion.number}")
-    if saved:
-        _, judgements = _assessment_for_page(request, pk)
-        judgement = _find(judgements, judgement_pk)
-        form = JudgementForm(judgement=judgement)
+        messages.success(request, f"Saved {number}.")
+        return redirect(f"{saved.assessment.get_absolute_url()}#criterion-{number}")
+    # A judged criterion ticks nothing from its mappings, so their claims are not read.
+    mappings = mappings_in_attempt(saved.assessment, criteria=[saved.criterion_id], claims=False)
     return render(
         request,
         "assessments/_judgement.html",
         {
-            "row": {"judgement": judgement, "form": form},
-            "assessment": assessment,
-            "unit": assessment.enrolment.unit,
+            "row": _row(saved, saved.range, list(mappings), pre_tick=False),
+            "assessment": saved.assessment,
+            "unit": saved.assessment.enrolment.unit,
             "marking": True,
-            "saved": saved,
-            "progress": _progress(judgements),
-            "proposed_result": services.proposed_result(assessment),
+            "saved": True,
+            "progress": saved.progress,
+            "proposed_result": saved.progress.proposed_result,
             "sign_off_form": SignOffForm(),
             "assessor_declaration": services.ASSESSOR_DECLARATION,
             "oob": True,
         },
     )
+
+
+def _render_row(request, assessment, judgement, form):
+    """One criterion with the refused form, as htmx swaps it."""
+    statements = _range_of(judgement.criterion, {item.pk for item in judgement.range_items.all()})
+    mappings = mappings_in_attempt(assessment, criteria=[judgement.criterion_id])
+    return render(
+        request,
+        "assessments/_judgement.html",
+        {
+            "row": _row(judgement, statements, list(mappings), form),
+            "assessment": assessment,
+            "unit": assessment.enrolment.unit,
+            "marking": True,
+        },
+    )
+
+
+@require_POST
+def apply_to_unjudged(request, pk):
+    """One action for every unjudged criterion: these methods and rules of evidence."""
+    assessment = get_visible_or_404(
+        Assessment.objects.select_related("enrolment"), request.user, pk=pk
+    )
+    if not services.can_judge(request.user, assessment):
+        raise Http404
+    form = ApplyToUnjudgedForm(request.POST)
+    if form.is_valid():
+        try:
+            count = services.apply_to_unjudged(
+                assessment=assessment,
+                by=request.user,
+                methods=form.cleaned_data["methods"],
+                rules=form.cleaned_data["rules"],
+            )
+        except ValidationError as error:
+            for message in error.messages:
+                messages.error(request, message)
+        else:
+            messages.success(
+                request,
+                f"Applied to {count} unjudged criteria; each still needs its verdict.",
+            )
+    else:
+        messages.error(request, "Choose methods and rules of evidence from the lists.")
+    return redirect(f"{assessment.get_absolute_url()}#criteria-h")
 
 
 @require_POST

@@ -141,6 +141,8 @@ def nav(page, name):
 def judge(page, number):
     """Judge one criterion satisfactory through its htmx form, ticking its whole range."""
     card = page.locator(f"[id='criterion-{number}']")
+    if card.locator("details").get_attribute("open") is None:
+        card.locator("summary").click()
     card.get_by_label("Satisfactory", exact=True).check()
     card.get_by_label("Portfolio", exact=True).check()
     ranges = card.get_by_role("group", name="Range items covered").get_by_role("checkbox")
@@ -193,15 +195,11 @@ def shoot(browser, url, workdir):
     for number in ["1.1", "1.2", "1.3", "1.4"]:
         judge(page, number)
     expect(page.locator("#progress")).to_contain_text("4 of 12")
+    # The journal open in the evidence panel beside the criteria.
+    page.locator(".evidence-aside").get_by_role("link", name="Workplace journal for 57").click()
+    expect(page.locator("#evidence-panel").get_by_role("heading", level=2)).to_be_visible()
     page.evaluate("window.scrollTo(0, 0)")
-    # Taller than the window: the progress bar and two judged criteria, one with its range.
-    save(
-        page,
-        "06-marking-page",
-        "Evidence requirements",
-        full_page=True,
-        clip={"x": 0, "y": 0, "width": DESKTOP["width"], "height": 1500},
-    )
+    save(page, "06-marking-page", "Evidence requirements", full_page=False)
     tablet = page.context.browser.new_context(
         viewport=TABLET,
         base_url=url,
@@ -212,6 +210,15 @@ def shoot(browser, url, workdir):
     tablet_page.goto(page.url)
     save(tablet_page, "07-marking-page-tablet", "Evidence requirements")
     tablet.close()
+    page.context.close()
+
+    # Jack, not yet competent in BSBCUS301B: what to do next, per criterion.
+    page = new_page()
+    log_in(page, "candidate3")
+    nav(page, "My units")
+    page.get_by_role("link", name=re.compile("^BSBCUS301B")).click()
+    page.get_by_role("link", name="Attempt 1", exact=True).click()
+    save(page, "14-candidate-feedback", "What to do next")
     page.context.close()
 
     # Mia, competent in BSBCUS301B: her signed-off result and its printable record.

@@ -176,3 +176,38 @@ class MappedRangeItem(models.Model):
 
     def __str__(self):
         return f"{self.evidencemapping_id} covers {self.rangeitem_id}"
+
+
+class MappingDecision(models.Model):
+    """The assessor's view of a candidate's mapping, in one attempt: does this item show it?
+
+    Confirmed mappings feed the criterion's judgement (their range items are
+    ticked for the assessor); rejected ones are listed as rejected, with why.
+    One row per attempt and mapping, holding the latest decision; every change
+    is also in the attempt's audit trail.
+    """
+
+    class Decision(models.TextChoices):
+        CONFIRMED = "confirmed", "Confirmed"
+        REJECTED = "rejected", "Rejected"
+
+    assessment = models.ForeignKey(
+        "assessments.Assessment", on_delete=models.PROTECT, related_name="mapping_decisions"
+    )
+    mapping = models.ForeignKey(EvidenceMapping, on_delete=models.PROTECT, related_name="decisions")
+    decision = models.CharField(max_length=10, choices=Decision.choices)
+    reason = models.TextField(blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["assessment", "mapping"], name="decide_each_mapping_once_per_attempt"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.mapping}: {self.decision}"

@@ -20,12 +20,12 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_POST
 
 from assessment_portal.access import get_visible_or_404
-from assessment_portal.storage import attachment_response
+from assessment_portal.storage import stored_file_response
 from assessments.models import Assessment, Enrolment
-from assessments.services import submit_for_assessment
+from assessments.services import can_judge, submit_for_assessment
 from standards.models import PerformanceCriterion
 
-from . import services
+from . import review, services, viewing
 from .forms import AddFilesForm, EvidenceForm, MapForm, SubmitForm, files_help_text
 from .models import Evidence, EvidenceFile, EvidenceMapping
 from .upload_handlers import MaxSizeUploadHandler, UploadTooLarge
@@ -299,7 +299,7 @@ def file_delete(request, pk):
 def file_download(request, pk):
     evidence_file = get_object_or_404(EvidenceFile, pk=pk)
     get_visible_or_404(Evidence.objects.all(), request.user, pk=evidence_file.evidence_id)
-    return attachment_response(
+    return stored_file_response(
         evidence_file.file,
         filename=evidence_file.original_name,
         content_type=evidence_file.content_type,
@@ -431,3 +431,128 @@ def submit(request, enrolment_pk):
             "form": form,
         },
     )
+
+
+# --- the marking page's evidence panel ------------------------------------------------------
+
+
+def _file_for_viewing(request, pk):
+    evidence_file = get_object_or_404(EvidenceFile, pk=pk)
+    get_visible_or_404(Evidence.objects.all(), request.user, pk=evidence_file.evidence_id)
+    return evidence_file
+
+
+def file_view(request, pk):
+    """A file shown inline: images re-encoded, audio, video and text as sniffed at upload."""
+    evidence_file = _file_for_viewing(request, pk)
+    kind = viewing.inline_kind(evidence_file)
+    if kind == "image":
+        png = viewing.display_image(evidence_file)
+        if png is None:
+            raise Http404
+        return viewing.png_response(png, evidence_file)
+    if kind not in {"audio", "video", "text"}:
+        raise Http404
+    content_type = evidence_file.content_type
+    if kind == "text":
+        content_type = "text/plain; charset=utf-8"
+    response = stored_file_response(
+        evidence_file.file,
+        filename=evidence_file.original_name,
+        content_type=content_type,
+        as_attachment=False,
+    )
+    return viewing.sandboxed(response, evidence_file)
+
+
+def pdf_page(request, pk, number):
+    """One page of a PDF drawn as an image on the server, for the evidence panel."""
+    evidence_file = _file_for_viewing(request, pk)
+    if viewing.inline_kind(evidence_file) != "pdf":
+        raise Http404
+    png = viewing.pdf_page_png(evidence_file, number)
+    if png is None:
+        raise Http404
+    return viewing.png_response(png, evidence_file)
+
+
+def _reviewed_item(request, assessment_pk, evidence_pk):
+    """An item of an attempt, for those who judge or oversee it; candidates use their pages."""
+    if request.user.is_candidate:
+        _deny(request)
+    assessment = get_visible_or_404(
+        Assessment.objects.select_related("enrolment__unit", "enrolment__candidate"),
+        request.user,
+        pk=assessment_pk,
+    )
+    evidence = get_object_or_404(
+        assessment.evidence.select_related("candidate", "recorded_by"), pk=evidence_pk
+    )
+    return assessment, evidence
+
+
+def _panel(request, assessment, evidence, *, error=None, status=200):
+    files = list(evidence.files.all())
+    for evidence_file in files:
+        evidence_file.inline_kind = viewing.inline_kind(evidence_file)
+        if evidence_file.inline_kind == "pdf":
+            evidence_file.pages, evidence_file.page_count = viewing.shown_pages(evidence_file)
+        elif evidence_file.inline_kind == "text":
+            evidence_file.preview, evidence_file.truncated = viewing.text_preview(evidence_file)
+    mappings = list(review.mappings_in_attempt(assessment, evidence=evidence))
+    judging = (
+        can_judge(request.user, assessment) and assessment.status == Assessment.Status.SUBMITTED
+    )
+    htmx = bool(request.headers.get("HX-Request"))
+    return render(
+        request,
+        "evidence/panel.html" if htmx else "evidence/panel_page.html",
+        {
+            "assessment": assessment,
+            "evidence": evidence,
+            "files": files,
+            "mappings": mappings,
+            "judging": judging,
+            "error": error,
+            "oob_mappings": getattr(request, "oob_mappings", None),
+        },
+        status=status,
+    )
+
+
+def review_panel(request, assessment_pk, evidence_pk):
+    """An evidence item beside the criteria: its content and its mappings to the unit."""
+    assessment, evidence = _reviewed_item(request, assessment_pk, evidence_pk)
+    return _panel(request, assessment, evidence)
+
+
+@require_POST
+def decide_mapping(request, assessment_pk, mapping_pk):
+    """The assessor confirms or rejects one of the candidate's mappings in this attempt."""
+    mapping = get_object_or_404(EvidenceMapping.objects.select_related("criterion"), pk=mapping_pk)
+    assessment, evidence = _reviewed_item(request, assessment_pk, mapping.evidence_id)
+    if not can_judge(request.user, assessment):
+        _deny(request)
+    try:
+        review.decide_mapping(
+            assessment=assessment,
+            mapping=mapping,
+            by=request.user,
+            decision=request.POST.get("decision", ""),
+            reason=request.POST.get("reason", ""),
+        )
+    except ValidationError as error:
+        if not request.headers.get("HX-Request"):
+            for message in error.messages:
+                messages.error(request, message)
+            return redirect("evidence:review_panel", assessment.pk, evidence.pk)
+        return _panel(request, assessment, evidence, error=" ".join(error.messages), status=422)
+    if not request.headers.get("HX-Request"):
+        messages.success(request, f"Recorded your decision on {mapping.criterion.number}.")
+        return redirect("evidence:review_panel", assessment.pk, evidence.pk)
+    # The criterion's list of evidence on the marking page changes too.
+    request.oob_mappings = {
+        "criterion": mapping.criterion,
+        "mappings": list(review.mappings_in_attempt(assessment, criteria=[mapping.criterion_id])),
+    }
+    return _panel(request, assessment, evidence)

@@ -342,7 +342,7 @@ def test_marking_page_saves_a_criterion_with_htmx(client, people):
     content = response.content.decode()
     assert response.status_code == 200
     assert "Saved." in content
-    assert 'id="progress" class="mb-3" hx-swap-oob="true"' in content
+    assert 'id="progress" class="marking-progress" hx-swap-oob="true"' in content
     assert "1 of 12" in content
     j.refresh_from_db()
     assert j.methods == ["observation", "questioning"]

@@ -248,6 +248,7 @@ def test_pages_showing_errors_and_htmx_updates(page, demo):
     log_in(page, "assessor", DEMO_PASSWORD)
     page.goto(attempt("candidate2", "57").get_absolute_url())
     card = page.get_by_role("article", name=re.compile(r"^1\.2 "))
+    card.locator("summary").click()  # folded to one line until opened
     card.get_by_label("Satisfactory", exact=True).check()
     card.get_by_role("button", name="Save 1.2").click()
     expect(card.get_by_role("alert")).to_be_visible()

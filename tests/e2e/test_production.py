@@ -34,9 +34,6 @@ document.addEventListener("securitypolicyviolation", (e) => {
     `${e.violatedDirective} ${e.blockedURI} ${e.sourceFile}:${e.lineNumber}`);
 });
 """
-# The marking page's templates still carry an inline style in the branch that
-# rewrites them (h7); this names that one known case so the test says so.
-MARKING_TEMPLATES_PENDING = "style=" in (ROOT / "templates/assessments/_progress.html").read_text()
 
 
 def free_port():
@@ -204,7 +201,5 @@ def test_assessor_journey_in_production_mode(production_page, production_site):
 
     assert violations == []
     assert [m for m in page.console_errors if "Content Security Policy" not in m] == []
-    if MARKING_TEMPLATES_PENDING and all("style-src" in v for v in marking_violations):
-        pytest.xfail(f"marking page templates still have inline styles: {marking_violations}")
     assert marking_violations == []
     assert [m for m in page.console_errors if "Content Security Policy" in m] == []
