@@ -6,7 +6,7 @@ containing one is refused with 400 before any view or form sees it.
 """
 
 from django.core.exceptions import SuspiciousOperation
-from django.http import HttpResponseBadRequest
+from django.http import HttpResponseBadRequest, JsonResponse
 from django.views import defaults
 
 NUL = "\x00"
@@ -63,5 +63,8 @@ class RefuseNulCharactersMiddleware:
 def bad_request(request, exception):
     """The 400 page (``handler400``): says what was wrong when it was a NUL character."""
     if isinstance(exception, NulCharacterInRequest):
+        # API clients get the API's own error shape (integrations/api).
+        if request.path.startswith("/api/"):
+            return JsonResponse({"detail": MESSAGE}, status=400)
         return HttpResponseBadRequest(MESSAGE, content_type="text/plain; charset=utf-8")
     return defaults.bad_request(request, exception)

@@ -100,7 +100,9 @@ def amendment_content(amendment):
     }
 
 
-@transaction.atomic
+# No savepoint of its own: an entry belongs to its caller's change, and the two
+# stand or fall together (and a save stays within its query budget).
+@transaction.atomic(savepoint=False)
 def append(assessment, *, action, actor, judgement=None, before=None, after=None, head=None):
     """Add an entry at the end of ``assessment``'s chain and return it.
 

@@ -324,7 +324,12 @@ def test_bad_enrolment_input_is_a_clear_400_and_changes_nothing(client, people):
 # --- the results feed --------------------------------------------------------------------
 
 
-def test_feed_pages_with_a_cursor_and_amended_results_come_again(client, people, make_user):
+def test_feed_pages_with_a_cursor_and_amended_results_come_again(
+    client, people, make_user, settings
+):
+    # With no attempt left, amending to "not achieved" is the final result (with one
+    # left, the amendment opens it and the enrolment is continuing).
+    settings.ASSESSMENT_MAX_ATTEMPTS = 1
     raw = token_for(people["admin"])
     first = enrol(people, "57")
     second = enrol({**people, "candidate": make_user("c2", "candidate")}, "57")
@@ -408,3 +413,11 @@ def test_feed_holds_back_entries_until_they_have_settled(client, people, monkeyp
     assert get(client, raw, "/results").json()["items"] == []
     ResultChange.objects.update(changed_at=timezone.now() - timedelta(seconds=6))
     assert len(get(client, raw, "/results").json()["items"]) == 1
+
+
+def test_nul_in_a_parameter_is_a_json_400(client, people):
+    raw = token_for(people["admin"])
+    response = get(client, raw, "/units/57", version="8\x00")
+    assert response.status_code == 400
+    assert response["Content-Type"] == "application/json"
+    assert "NUL character" in response.json()["detail"]

@@ -80,6 +80,8 @@ def live_api(tmp_path_factory):
         "DEBUG": "0",
         "SECRET_KEY": "schemathesis-run-" + "x" * 40,
         "ALLOWED_HOSTS": "127.0.0.1",
+        # Plain HTTP on loopback: no redirect to HTTPS.
+        "HTTPS": "0",
         "API_RATE_LIMIT_PER_MINUTE": "1000000",
     }
     log = folder / "gunicorn.log"

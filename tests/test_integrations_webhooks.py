@@ -171,6 +171,9 @@ def test_amendment_is_posted_as_an_amended_result(
     receiver, webhook, people, settings, django_capture_on_commit_callbacks
 ):
     settings.TASKS = IMMEDIATE
+    # With no attempt left, amending to "not achieved" is the final result (with one
+    # left, the amendment opens it and the enrolment is continuing).
+    settings.ASSESSMENT_MAX_ATTEMPTS = 1
     attempt = sign_off(people, enrol(people, "57"))
     with django_capture_on_commit_callbacks(execute=True):
         services.amend_result(
