@@ -54,15 +54,11 @@ class CohortEnrolmentForm(forms.Form):
 
 
 class CohortForm(forms.ModelForm):
-    candidates = forms.ModelMultipleChoiceField(
-        queryset=active_users(User.Role.CANDIDATE),
-        required=False,
-        widget=forms.CheckboxSelectMultiple,
-    )
+    """Name and description; members are added on the cohort's page or by CSV import."""
 
     class Meta:
         model = Cohort
-        fields = ["name", "description", "candidates"]
+        fields = ["name", "description"]
         widgets = {"description": forms.Textarea(attrs={"rows": 3})}
 
     def __init__(self, *args, **kwargs):

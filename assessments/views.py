@@ -1,15 +1,18 @@
 from django.contrib import messages
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Count, Prefetch
+from django.db.models import OuterRef, Prefetch
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
+from assessment_portal import people
 from assessment_portal.access import administrator_required, get_visible_or_404
+from assessment_portal.queries import count_of
 from standards.models import Unit
 
-from . import dashboards, services
+from . import cohorts, dashboards, services
 from .forms import (
     AmendmentForm,
     AssessorForm,
@@ -19,7 +22,9 @@ from .forms import (
     JudgementForm,
     SignOffForm,
 )
-from .models import Assessment, Cohort, Enrolment
+from .models import Assessment, Cohort, CohortEnrolment, Enrolment
+
+User = get_user_model()
 
 
 def _filter_by_unit_and_cohort(queryset, request, via=""):
@@ -110,10 +115,14 @@ def enrolment_reassign(request, pk):
 @administrator_required
 def cohort_list(request):
     cohorts = Cohort.objects.annotate(
-        candidate_count=Count("candidates", distinct=True),
-        enrolment_count=Count("enrolments", distinct=True),
+        candidate_count=count_of(Cohort.candidates.through.objects.filter(cohort=OuterRef("pk"))),
+        enrolment_count=count_of(Enrolment.objects.filter(cohort=OuterRef("pk"))),
     )
-    return render(request, "assessments/cohort_list.html", {"cohorts": cohorts})
+    q = request.GET.get("q", "").strip()
+    if q:
+        cohorts = cohorts.filter(name__icontains=q)
+    page = Paginator(cohorts, 50).get_page(request.GET.get("page"))
+    return render(request, "assessments/cohort_list.html", {"page": page, "q": q})
 
 
 @administrator_required
@@ -122,28 +131,69 @@ def cohort_detail(request, pk):
     form = CohortEnrolmentForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            enrolled, skipped = services.enrol_cohort(
-                cohort=cohort, by=request.user, **form.cleaned_data
-            )
+            job = cohorts.request_enrolment(cohort=cohort, by=request.user, **form.cleaned_data)
         except ValidationError as error:
             form.add_error(None, error)
         else:
-            unit = form.cleaned_data["unit"].display_code
-            messages.success(request, f"Enrolled {len(enrolled)} candidates in {unit}.")
-            if skipped:
-                names = ", ".join(str(c) for c in skipped)
-                messages.info(request, f"Already enrolled, so left as they were: {names}.")
+            unit = job.unit.display_code
+            if job.status == CohortEnrolment.Status.DONE:
+                messages.success(request, f"Enrolled {job.enrolled} candidates in {unit}.")
+            else:
+                messages.info(
+                    request, f"Enrolling the cohort in {unit}; its progress is shown below."
+                )
             return redirect(cohort)
+    q = request.GET.get("q", "").strip()
+    members = cohort.candidates.order_by("last_name", "first_name", "pk")
+    found = []
+    if q:
+        # Up to 20 candidates not yet in the cohort, to add.
+        found = people.matching(
+            User.objects.filter(role=User.Role.CANDIDATE, is_active=True).exclude(cohorts=cohort),
+            q,
+        ).order_by("last_name", "first_name", "pk")[:20]
     return render(
         request,
         "assessments/cohort_detail.html",
         {
             "cohort": cohort,
-            "candidates": cohort.candidates.order_by("last_name", "first_name"),
-            "enrolments": cohort.enrolments.select_related("candidate", "unit", "assessor"),
+            "members": Paginator(members, 50).get_page(request.GET.get("page")),
+            "q": q,
+            "found": found,
+            "enrolments": Paginator(
+                cohort.enrolments.select_related("candidate", "unit", "assessor").order_by(
+                    "candidate__last_name", "candidate__first_name", "unit__code", "pk"
+                ),
+                50,
+            ).get_page(request.GET.get("enrolments")),
+            "requests": cohort.enrolment_requests.select_related("unit", "requested_by")[:5],
             "form": form,
         },
     )
+
+
+@require_POST
+@administrator_required
+def cohort_members(request, pk):
+    """Add or remove one candidate; the cohort page lists and finds them a page at a time."""
+    cohort = get_object_or_404(Cohort, pk=pk)
+    candidate = get_object_or_404(
+        User, pk=request.POST.get("candidate", ""), role=User.Role.CANDIDATE
+    )
+    if request.POST.get("action") == "remove":
+        cohort.candidates.remove(candidate)
+        messages.success(request, f"Removed {candidate} from {cohort}. Their enrolments are kept.")
+    else:
+        cohort.candidates.add(candidate)
+        messages.success(request, f"Added {candidate} to {cohort}.")
+    return redirect(cohort)
+
+
+@require_GET
+@administrator_required
+def cohort_enrolment_status(request, pk):
+    job = get_object_or_404(CohortEnrolment.objects.select_related("unit"), pk=pk)
+    return render(request, "assessments/_cohort_enrolment_status.html", {"job": job})
 
 
 @administrator_required

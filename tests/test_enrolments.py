@@ -9,6 +9,8 @@ from standards.models import Unit
 
 pytestmark = pytest.mark.django_db
 
+IMMEDIATE = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}
+
 
 @pytest.fixture
 def people(make_user):
@@ -83,7 +85,8 @@ def test_admin_enrols_a_candidate_through_the_page(client, people):
     assert "already enrolled in BSBCUS501B" in again.content.decode()
 
 
-def test_admin_enrols_a_whole_cohort_through_the_page(client, people):
+def test_admin_enrols_a_whole_cohort_through_the_page(client, people, settings):
+    settings.TASKS = IMMEDIATE
     cohort = Cohort.objects.create(name="NZ intake")
     cohort.candidates.add(people["c1"], people["c2"])
     client.force_login(people["admin"])

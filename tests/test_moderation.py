@@ -633,8 +633,9 @@ def test_pick_by_hand_through_the_page_shows_errors(client, people, make_user):
     attempts = population(make_user, people["a1"], [("achieved", 1)] * 3, "x")
     round_ = new_round(people)
     client.force_login(people["admin"])
+    url = reverse("moderation:round_population", args=[round_.pk])
     response = client.post(
-        round_.get_absolute_url(),
+        url,
         {
             "pick-assessments": [attempts[0].pk],
             "pick-moderators": [people["a2"].pk],
@@ -644,7 +645,7 @@ def test_pick_by_hand_through_the_page_shows_errors(client, people, make_user):
     assert response.status_code == 200
     assert "Select a valid choice" in response.content.decode()
     response = client.post(
-        round_.get_absolute_url(),
+        url,
         {
             "pick-assessments": [attempts[0].pk],
             "pick-moderators": [people["m1"].pk],
@@ -765,6 +766,9 @@ def test_round_pages_and_downloads_are_for_administrators(client, people, review
         assert client.get(reverse(name, args=args)).status_code == 404, name
 
 
+POPULATION_PAGE_QUERIES = 12
+
+
 def test_pages_make_a_fixed_number_of_queries(
     client, people, make_user, django_assert_max_num_queries
 ):
@@ -774,6 +778,12 @@ def test_pages_make_a_fixed_number_of_queries(
         client.force_login(people["admin"])
         with django_assert_max_num_queries(9):
             assert client.get(round_.get_absolute_url()).status_code == 200  # forms to draw
+        picked = [a.pk for a in round_.population.all()[:2]]
+        population_url = reverse("moderation:round_population", args=[round_.pk])
+        with django_assert_max_num_queries(POPULATION_PAGE_QUERIES):
+            response = client.get(population_url, {"picked": picked, "q": "cand"})
+        assert response.status_code == 200
+        assert len(response.context["selected"]) == 2
         moderation.draw_sample(round_=round_, by=people["admin"], moderators=[people["m1"]])
         for sample in round_.samples.all():
             moderation.submit_review(
@@ -786,7 +796,7 @@ def test_pages_make_a_fixed_number_of_queries(
         sample = round_.samples.first()
         pages = [
             ("admin", reverse("moderation:round_list"), 4),
-            ("admin", round_.get_absolute_url(), 8),
+            ("admin", round_.get_absolute_url(), 9),
             ("admin", reverse("moderation:round_summary", args=[round_.pk]), 12),
             ("admin", reverse("moderation:round_export", args=[round_.pk]), 4),
             ("m1", reverse("moderation:my_reviews"), 3),
