@@ -28,16 +28,28 @@ def active_users(role):
 
 
 class EnrolmentForm(forms.Form):
-    candidate = PersonChoiceField(queryset=active_users(User.Role.CANDIDATE))
+    """Enrol the candidate found by the page's search (an institution has thousands)."""
+
+    candidate = PersonChoiceField(
+        queryset=active_users(User.Role.CANDIDATE), widget=forms.HiddenInput
+    )
     unit = forms.ModelChoiceField(queryset=Unit.objects.all())
     assessor = PersonChoiceField(queryset=active_users(User.Role.ASSESSOR))
-    cohort = forms.ModelChoiceField(queryset=Cohort.objects.all(), required=False)
+    cohort = forms.ModelChoiceField(
+        queryset=Cohort.objects.none(),
+        required=False,
+        help_text="Optional: one of the candidate's cohorts.",
+    )
     due_date = forms.DateField(
         required=False, widget=forms.DateInput(attrs={"type": "date"}), help_text="Optional."
     )
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, candidate=None, **kwargs):
         super().__init__(*args, **kwargs)
+        if candidate is not None:
+            self.fields["cohort"].queryset = candidate.cohorts.all()
+            self.initial["candidate"] = candidate.pk
+        self.fields["candidate"].error_messages["required"] = "Find and choose a candidate first."
         self.helper = _helper("Enrol")
 
 

@@ -77,7 +77,10 @@ def enrolment_detail(request, pk):
 
 @administrator_required
 def enrolment_create(request):
-    form = EnrolmentForm(request.POST or None, initial=request.GET.dict())
+    candidates = User.objects.filter(role=User.Role.CANDIDATE, is_active=True)
+    chosen = (request.POST or request.GET).get("candidate", "")
+    candidate = candidates.filter(pk=chosen).first() if chosen.isdigit() else None
+    form = EnrolmentForm(request.POST or None, initial=request.GET.dict(), candidate=candidate)
     if request.method == "POST" and form.is_valid():
         try:
             enrolment = services.enrol(by=request.user, **form.cleaned_data)
@@ -86,8 +89,12 @@ def enrolment_create(request):
         else:
             messages.success(request, f"Enrolled {enrolment}.")
             return redirect(enrolment)
+    q = request.GET.get("q", "").strip()
+    found = people.matching(candidates, q).order_by("last_name", "first_name", "pk")[:20] if q else []
     return render(
-        request, "assessments/form_page.html", {"form": form, "title": "Enrol a candidate"}
+        request,
+        "assessments/enrolment_form.html",
+        {"form": form, "candidate": candidate, "q": q, "found": found},
     )
 
 

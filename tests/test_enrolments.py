@@ -150,3 +150,26 @@ def test_pages_of_a_filtered_list_keep_the_filter(client, people, make_user):
     assert 'href="?unit=57&amp;page=2">Next</a>' in page
     second = client.get(reverse("assessments:enrolment_list"), {"unit": "57", "page": 2})
     assert len(second.context["page"]) == 1
+
+
+def test_enrol_page_finds_the_candidate_instead_of_listing_everyone(
+    client, people, make_user, django_assert_max_num_queries
+):
+    make_user("aroha", "candidate", first_name="Aroha", last_name="Ngata")
+    mine, other = Cohort.objects.create(name="Mine"), Cohort.objects.create(name="Other")
+    mine.candidates.add(people["c1"])
+    client.force_login(people["admin"])
+    url = reverse("assessments:enrolment_create")
+    page = client.get(url).content.decode()
+    assert "aroha" not in page.lower() and "c1" not in page  # nobody listed until searched
+    found = client.get(url, {"q": "ngata"}).context["found"]
+    assert [c.username for c in found] == ["aroha"]
+    for _ in range(2):
+        with django_assert_max_num_queries(7):
+            response = client.get(url, {"candidate": people["c1"].pk})
+        make_user(f"more{_}", "candidate")
+    cohorts = list(response.context["form"].fields["cohort"].queryset)
+    assert cohorts == [mine] and other not in cohorts
+    assert "Enrolling <strong>c1</strong>" in response.content.decode()
+    response = client.post(url, {"unit": Unit.objects.get(code="57").pk})
+    assert "Find and choose a candidate first." in response.content.decode()

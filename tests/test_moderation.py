@@ -831,3 +831,44 @@ def test_assigned_moderator_opens_the_sampled_assessment_and_its_evidence(
     client.force_login(people["m1"])
     unsampled = quick_attempt(reviewed_world["lucy"], people["a1"], unit_code="BSBCUS301B")
     assert client.get(unsampled.get_absolute_url()).status_code == 404
+
+
+def test_population_page_filters_pages_and_keeps_the_selection(client, people, make_user):
+    mine = population(make_user, people["a1"], [("achieved", 1)] * 52, "p")
+    theirs = population(make_user, people["a2"], [("not_achieved", 2)] * 2, "q")
+    round_ = new_round(people)
+    client.force_login(people["admin"])
+    url = reverse("moderation:round_population", args=[round_.pk])
+    first = client.get(url, {"picked": [mine[0].pk, theirs[0].pk]})
+    assert first.context["page"].paginator.count == 54
+    assert len(first.context["page"]) == 50  # a page at a time, not 54 checkboxes
+    assert 'href="?picked=' in first.content.decode()  # paging keeps the selection
+    narrowed = client.get(url, {"assessor": people["a2"].pk, "reassessment": "1"}).context
+    assert {a.pk for a in narrowed["page"]} == {a.pk for a in theirs}
+    assert client.get(url, {"result": "achieved", "q": "candp51"}).context["page"][0] == mine[51]
+    # Selected elsewhere stays selected (hidden) when this page is shown.
+    kept = client.get(url, {"assessor": people["a2"].pk, "picked": [mine[0].pk]}).context
+    assert kept["picked_elsewhere"] == [mine[0].pk]
+    response = client.post(
+        url,
+        {
+            "pick-assessments": [mine[0].pk, theirs[0].pk],
+            "pick-moderators": [people["m1"].pk],
+            "pick": "Pick",
+        },
+        follow=True,
+    )
+    assert "Sampled 2 attempts for moderation." in response.content.decode()
+    assert {s.assessment_id for s in round_.samples.all()} == {mine[0].pk, theirs[0].pk}
+    assert client.get(url).status_code == 302  # sampled: nothing left to pick
+
+
+def test_round_list_counts_each_round_on_its_own(client, people, make_user):
+    population(make_user, people["a1"], [("achieved", 1)] * 4, "r")
+    first, second = new_round(people), new_round(people, minimum=1, percent=0)
+    moderation.draw_sample(round_=first, by=people["admin"], moderators=[people["m1"]], seed=1)
+    client.force_login(people["admin"])
+    rounds = {r.pk: r for r in client.get(reverse("moderation:round_list")).context["page"]}
+    assert (rounds[first.pk].population_size, rounds[first.pk].sample_size) == (4, 3)
+    assert (rounds[second.pk].population_size, rounds[second.pk].sample_size) == (4, 0)
+    assert rounds[first.pk].reviewed == 0
