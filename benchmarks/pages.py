@@ -130,31 +130,45 @@ def pick_objects(large):
             period_end=sampled.period_end,
             by=admin,
         )
-    sample = ModerationSample.objects.filter(round=sampled).order_by("pk").first()
-    cohort = (
-        Cohort.objects.filter(candidates__in=people)
-        .distinct()
-        .order_by("-pk" if not large else "pk")
-        .first()
-    )
+    samples = ModerationSample.objects.filter(round=sampled).order_by("pk")
+    if not samples.filter(review__isnull=False).exists():
+        # The demo has no review yet: one, so reviewed pages compare like for like.
+        first = samples.first()
+        moderation.submit_review(
+            sample=first,
+            by=first.moderator,
+            criteria={j.pk: (True, "") for j in first.assessment.judgements.all()},
+            agrees_with_result=True,
+            recommendation="",
+        )
+    pending = samples.filter(review__isnull=True).first()
+    reviewed = samples.filter(review__isnull=False).first()
+    cohort = Cohort.objects.filter(candidates__in=people).order_by("pk").first()
     if large:
         cohort = Cohort.objects.filter(name__contains="large intake").order_by("pk").last()
-    enrolment = Enrolment.objects.filter(candidate=candidate).order_by("pk").first()
+    enrolment = (
+        Enrolment.objects.filter(candidate=candidate, assessments__status="submitted")
+        .order_by("pk")
+        .first()
+    )
     return {
         "administrator": admin,
         "assessor": assessor,
         "candidate": candidate,
-        "moderator": sample.moderator,
-        "decision assessor": sample.assessor,
+        "moderator": pending.moderator,
+        "decision assessor": reviewed.assessor,
         "marking": marking,
         "judgement": marking.judgements.order_by("criterion__sort_key").first(),
         "signed": attempts.filter(status="signed_off").order_by("pk").first(),
         "enrolment": enrolment,
-        "evidence": Evidence.objects.filter(candidate=candidate).order_by("pk").first(),
+        "evidence": Evidence.objects.filter(candidate=candidate, kind="written")
+        .order_by("pk")
+        .first(),
         "cohort": cohort,
         "sampled": sampled,
         "unsampled": unsampled,
-        "sample": sample,
+        "sample": pending,
+        "reviewed": reviewed,
         "unit": marking.enrolment.unit,
     }
 
@@ -244,7 +258,7 @@ def pages():
         ("my reviews", "moderator", url("moderation:my_reviews"), R),
         ("review", "moderator", url("moderation:review", pk("sample")), R),
         ("my decisions", "decision assessor", url("moderation:my_decisions"), R),
-        ("decision", "decision assessor", url("moderation:decision", pk("sample")), R),
+        ("decision", "decision assessor", url("moderation:decision", pk("reviewed")), R),
     ]
 
 
