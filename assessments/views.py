@@ -28,21 +28,22 @@ User = get_user_model()
 
 
 def _filter_by_unit_and_cohort(queryset, request, via=""):
-    """Apply the ?unit= and ?cohort= filters; ``via`` is the path to the enrolment."""
+    """Apply the ?unit= (code) and ?cohort= (part of its name) filters; ``via`` is the path
+    to the enrolment. A name to search, not a list of every cohort: there are hundreds."""
     unit_code = request.GET.get("unit", "")
     if unit_code:
         queryset = queryset.filter(**{f"{via}unit__code": unit_code})
-    cohort_id = request.GET.get("cohort", "")
-    if cohort_id.isdigit():
-        queryset = queryset.filter(**{f"{via}cohort_id": cohort_id})
-    return queryset, unit_code, cohort_id
+    cohort_name = request.GET.get("cohort", "").strip()
+    if cohort_name:
+        queryset = queryset.filter(**{f"{via}cohort__name__icontains": cohort_name})
+    return queryset, unit_code, cohort_name
 
 
 def enrolment_list(request):
     enrolments = Enrolment.objects.visible_to(request.user).select_related(
         "candidate", "unit", "assessor", "cohort"
     )
-    enrolments, unit_code, cohort_id = _filter_by_unit_and_cohort(enrolments, request)
+    enrolments, unit_code, cohort_name = _filter_by_unit_and_cohort(enrolments, request)
     page = Paginator(enrolments, 50).get_page(request.GET.get("page"))
     return render(
         request,
@@ -50,9 +51,8 @@ def enrolment_list(request):
         {
             "page": page,
             "units": Unit.objects.all(),
-            "cohorts": Cohort.objects.all() if request.user.is_administrator else [],
             "unit_code": unit_code,
-            "cohort_id": cohort_id,
+            "cohort_name": cohort_name,
         },
     )
 
@@ -90,7 +90,9 @@ def enrolment_create(request):
             messages.success(request, f"Enrolled {enrolment}.")
             return redirect(enrolment)
     q = request.GET.get("q", "").strip()
-    found = people.matching(candidates, q).order_by("last_name", "first_name", "pk")[:20] if q else []
+    found = (
+        people.matching(candidates, q).order_by("last_name", "first_name", "pk")[:20] if q else []
+    )
     return render(
         request,
         "assessments/enrolment_form.html",
@@ -224,7 +226,9 @@ def queue(request):
         raise Http404
     waiting = Assessment.objects.visible_to(request.user).filter(status=Assessment.Status.SUBMITTED)
     counts = dashboards.waiting_by_unit(waiting)
-    waiting, unit_code, cohort_id = _filter_by_unit_and_cohort(waiting, request, via="enrolment__")
+    waiting, unit_code, cohort_name = _filter_by_unit_and_cohort(
+        waiting, request, via="enrolment__"
+    )
     waiting = waiting.select_related(
         "enrolment__candidate", "enrolment__unit", "enrolment__assessor", "enrolment__cohort"
     ).order_by("submitted_at")
@@ -236,9 +240,8 @@ def queue(request):
             "counts": counts,
             "total": sum(unit.total for unit in counts),
             "units": Unit.objects.all(),
-            "cohorts": Cohort.objects.all(),
             "unit_code": unit_code,
-            "cohort_id": cohort_id,
+            "cohort_name": cohort_name,
         },
     )
 

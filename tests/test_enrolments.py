@@ -173,3 +173,24 @@ def test_enrol_page_finds_the_candidate_instead_of_listing_everyone(
     assert "Enrolling <strong>c1</strong>" in response.content.decode()
     response = client.post(url, {"unit": Unit.objects.get(code="57").pk})
     assert "Find and choose a candidate first." in response.content.decode()
+
+
+def test_lists_filter_by_part_of_a_cohort_name_not_a_list_of_every_cohort(client, people):
+    unit = Unit.objects.get(code="57")
+    for name, candidate in [("2026 Retail intake", "c1"), ("2026 Hospitality", "c2")]:
+        cohort = Cohort.objects.create(name=name)
+        services.enrol(
+            candidate=people[candidate],
+            unit=unit,
+            assessor=people["assessor"],
+            by=people["admin"],
+            cohort=cohort,
+        )
+    client.force_login(people["admin"])
+    url = reverse("assessments:enrolment_list")
+    assert "<option" not in client.get(url).content.decode().split("filter-cohort")[1][:200]
+    page = client.get(url, {"cohort": "retail"}).context["page"]
+    assert [e.candidate.username for e in page] == ["c1"]
+    client.force_login(people["assessor"])
+    queue = client.get(reverse("assessments:queue"), {"cohort": "hospitality"})
+    assert queue.status_code == 200 and list(queue.context["page"]) == []
