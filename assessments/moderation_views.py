@@ -284,7 +284,8 @@ def my_reviews(request):
     samples = _samples_with_people(ModerationSample.objects.moderated_by(request.user)).order_by(
         "-round__period_end", "assessment_id"
     )
-    return render(request, "moderation/my_reviews.html", {"samples": samples})
+    page = Paginator(samples, SAMPLES_PER_PAGE).get_page(request.GET.get("page"))
+    return render(request, "moderation/my_reviews.html", {"samples": page})
 
 
 def review(request, pk):
@@ -331,7 +332,8 @@ def my_decisions(request):
     samples = _samples_with_people(ModerationSample.objects.decided_by(request.user)).order_by(
         "-round__period_end", "assessment_id"
     )
-    return render(request, "moderation/my_decisions.html", {"samples": samples})
+    page = Paginator(samples, SAMPLES_PER_PAGE).get_page(request.GET.get("page"))
+    return render(request, "moderation/my_decisions.html", {"samples": page})
 
 
 def decision(request, pk):

@@ -799,9 +799,9 @@ def test_pages_make_a_fixed_number_of_queries(
             ("admin", round_.get_absolute_url(), 9),
             ("admin", reverse("moderation:round_summary", args=[round_.pk]), 12),
             ("admin", reverse("moderation:round_export", args=[round_.pk]), 4),
-            ("m1", reverse("moderation:my_reviews"), 3),
+            ("m1", reverse("moderation:my_reviews"), 4),
             ("m1", reverse("moderation:review", args=[sample.pk]), 11),
-            ("a1", reverse("moderation:my_decisions"), 3),
+            ("a1", reverse("moderation:my_decisions"), 4),
             ("a1", reverse("moderation:decision", args=[sample.pk]), 7),
         ]
         for who, url, queries in pages:
