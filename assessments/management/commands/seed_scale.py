@@ -33,7 +33,6 @@ from django.utils import timezone
 from assessment_portal.identifiers import USI_ALPHABET, usi_check_character
 from assessments import moderation, services
 from assessments.models import (
-    Amendment,
     Assessment,
     AuditEntry,
     Cohort,
@@ -450,31 +449,18 @@ class Command(BaseCommand):
             batch_size=5000,
         )
         SignOff.objects.bulk_create(sign_offs, batch_size=2000)
-        for attempt, by in amendments:
-            new_result = "not_achieved" if attempt.result == "achieved" else "achieved"
-            reason = "The workplace supervisor's report was filed against the wrong candidate."
-            amendments_row = Amendment(
-                assessment=attempt,
-                previous_result=attempt.result,
-                new_result=new_result,
-                reason=reason,
-                amended_by=by,
-            )
-            amendments_row.save()
-            audit.append(
-                AuditEntry(
-                    assessment=attempt,
-                    action="result amended",
-                    actor=by,
-                    before={"result": attempt.result},
-                    after={"result": new_result, "reason": reason},
-                )
-            )
-            Assessment.objects.filter(pk=attempt.pk).update(result=new_result)
         for entry in audit:
             if entry.judgement is not None:
                 entry.judgement_id = entry.judgement.pk
         AuditEntry.objects.bulk_create(audit, batch_size=5000)
+        # Few, so through the service itself: the amendment, its audit entry, the new result.
+        for attempt, by in amendments:
+            services.amend_result(
+                assessment=attempt,
+                by=by,
+                new_result="not_achieved" if attempt.result == "achieved" else "achieved",
+                reason="The workplace supervisor's report was filed against the wrong candidate.",
+            )
 
     def _judgements(self, attempt, criteria, previous, audit):
         """The attempt's judgements as the assessor left them, and their audit entries."""
