@@ -9,7 +9,7 @@ export DEBUG ?= 1
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run serve test test-postgres check lint setup db units demo bench clean
+.PHONY: run serve test test-postgres check lint setup db units demo bench bench-pages clean
 
 # The task worker (background report exports) runs beside the server and stops with it.
 run: db
@@ -81,6 +81,11 @@ db: setup
 # Times the assessment record PDF against WeasyPrint alone; goals in benchmarks/render_record.py.
 bench: setup
 	$(PY) benchmarks/render_record.py
+
+# Every main page per role at demo size and with BENCH_CANDIDATES (10,000) on a PostgreSQL
+# database of its own (dropped after); bounds and figures in benchmarks/pages.py.
+bench-pages: setup
+	$(PY) benchmarks/pages.py
 
 clean:
 	rm -rf $(VENV) db.sqlite3 staticfiles .pytest_cache

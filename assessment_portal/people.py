@@ -20,6 +20,7 @@ from django.core.exceptions import ValidationError
 from django.core.mail import EmailMessage, mailers
 from django.core.validators import validate_email
 from django.db import transaction
+from django.db.models import Q
 from django.db.models.functions import Lower
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -59,6 +60,22 @@ COLUMN_ORDER = {
     column: index
     for index, column in enumerate(["first_name", "last_name", "email", "nsn/usi", "nsn", "usi"])
 }
+
+
+def matching(queryset, q, via=""):
+    """``queryset`` narrowed to people matching every word of ``q``, so "jane smith" finds
+    Jane Smith: by name, email, username, NSN or USI. ``via`` is the path to the person
+    (e.g. ``"candidate__"``)."""
+    for word in q.split():
+        queryset = queryset.filter(
+            Q(**{f"{via}first_name__icontains": word})
+            | Q(**{f"{via}last_name__icontains": word})
+            | Q(**{f"{via}email__icontains": word})
+            | Q(**{f"{via}username__icontains": word})
+            | Q(**{f"{via}national_student_number": word})
+            | Q(**{f"{via}unique_student_identifier__iexact": word})
+        )
+    return queryset
 
 
 def normalise_nsn(value):

@@ -5,7 +5,6 @@ from urllib.parse import urlencode
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db import IntegrityError
-from django.db.models import Q
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
@@ -27,16 +26,7 @@ def user_list(request):
     if role:
         users = users.filter(role=role)
     q = request.GET.get("q", "").strip()
-    # Every word must match somewhere, so "jane smith" finds Jane Smith.
-    for word in q.split():
-        users = users.filter(
-            Q(first_name__icontains=word)
-            | Q(last_name__icontains=word)
-            | Q(email__icontains=word)
-            | Q(username__icontains=word)
-            | Q(national_student_number=word)
-            | Q(unique_student_identifier__iexact=word)
-        )
+    users = people.matching(users, q)
     page = Paginator(users, 50).get_page(request.GET.get("page"))
     filters = urlencode({key: value for key, value in {"role": role, "q": q}.items() if value})
     return render(

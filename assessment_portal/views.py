@@ -14,7 +14,10 @@ def home(request):
     elif user.is_assessor:
         context = dashboards.assessor_summary(user)
     else:
-        context = {**dashboards.administrator_summary(), **dashboards.assessor_summary(user)}
+        context = {
+            **dashboards.administrator_summary(request.GET.get("page")),
+            **dashboards.assessor_summary(user),
+        }
     return render(request, f"dashboard/{user.role}.html", context)
 
 

@@ -19,6 +19,7 @@ written: change it and every stored chain stops verifying.
 
 import hashlib
 import json
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC
 
@@ -136,6 +137,25 @@ def append(assessment, *, action, actor, judgement=None, before=None, after=None
     entry.hash = entry_hash(entry, previous_hash)
     entry.save()
     return entry
+
+
+def chain_new(entries):
+    """Number and hash, oldest first, the entries of attempts that have no history yet.
+
+    For a bulk writer (``seed_scale``) building many attempts' histories at once;
+    everything else adds one entry at a time with ``append``.
+    """
+    by_attempt = defaultdict(list)
+    for entry in entries:
+        by_attempt[entry.assessment_id].append(entry)
+    for chain in by_attempt.values():
+        previous_hash = GENESIS
+        for sequence, entry in enumerate(sorted(chain, key=lambda e: e.at), 1):
+            entry.sequence = sequence
+            entry.before, entry.after = _plain(entry.before), _plain(entry.after)
+            entry.hash = entry_hash(entry, previous_hash)
+            previous_hash = entry.hash
+    return entries
 
 
 @dataclass

@@ -1,13 +1,23 @@
 """What each role's home page shows. Each function runs a fixed number of queries."""
 
-from django.db.models import Count, F, Prefetch, Q
+from django.core.paginator import Paginator
+from django.db.models import Count, Exists, OuterRef, Prefetch
 from django.utils import timezone
 
-from standards.models import Unit
+from assessment_portal.queries import count_of
+from standards.models import PerformanceCriterion, Unit
 
-from .models import Assessment, Cohort, Enrolment, ModerationRound, SignOff
+from .models import (
+    Assessment,
+    Cohort,
+    Enrolment,
+    ModerationReview,
+    ModerationRound,
+    ModerationSample,
+    SignOff,
+)
 
-CRITERIA = "unit__outcomes__criteria"
+COHORTS_PER_PAGE = 20
 
 
 def _latest_attempts():
@@ -55,10 +65,15 @@ def candidate_enrolments(user):
         .select_related("unit", "assessor")
         .prefetch_related(_latest_attempts())
         .annotate(
-            criteria_total=Count(CRITERIA, distinct=True),
-            criteria_covered=Count(
-                CRITERIA,
-                filter=Q(**{f"{CRITERIA}__evidence_mappings__evidence__candidate": F("candidate")}),
+            criteria_total=count_of(
+                PerformanceCriterion.objects.filter(outcome__unit=OuterRef("unit"))
+            ),
+            # Starts from this candidate's evidence, not from every mapping of the unit.
+            criteria_covered=count_of(
+                PerformanceCriterion.objects.filter(
+                    outcome__unit=OuterRef("unit"),
+                    evidence_mappings__evidence__candidate=OuterRef("candidate"),
+                ),
                 distinct=True,
             ),
         )
@@ -95,33 +110,45 @@ def assessor_summary(user):
     }
 
 
-def administrator_summary():
+def administrator_summary(page_number=None):
     today = timezone.localdate()
+    in_cohort = Enrolment.objects.filter(cohort=OuterRef("pk"))
+
+    def with_attempt(**state):
+        return in_cohort.filter(
+            Exists(Assessment.objects.filter(enrolment=OuterRef("pk"), **state))
+        )
+
     cohorts = Cohort.objects.annotate(
-        enrolled=Count("enrolments", distinct=True),
-        submitted=Count(
-            "enrolments",
-            filter=Q(enrolments__assessments__status=Assessment.Status.SUBMITTED),
-            distinct=True,
-        ),
-        achieved=Count(
-            "enrolments",
-            filter=Q(enrolments__assessments__result=Assessment.Result.ACHIEVED),
-            distinct=True,
-        ),
+        enrolled=count_of(in_cohort),
+        submitted=count_of(with_attempt(status=Assessment.Status.SUBMITTED)),
+        achieved=count_of(with_attempt(result=Assessment.Result.ACHIEVED)),
     )
     overdue = (
         Enrolment.objects.filter(due_date__lt=today, status=Enrolment.Status.ACTIVE)
         .exclude(assessments__result=Assessment.Result.ACHIEVED)
         .select_related("candidate", "unit", "assessor")
-        .order_by("due_date")[:50]
+        .order_by("due_date", "pk")[:50]
     )
     rounds = (
         ModerationRound.objects.select_related("unit")
-        .annotate(
-            sampled=Count("samples", distinct=True),
-            reviewed=Count("samples__review", distinct=True),
-        )
-        .order_by("-created_at")[:5]
+        .annotate(**round_counts())
+        .order_by("-created_at", "-pk")[:5]
     )
-    return {"cohorts": cohorts, "overdue": overdue, "today": today, "rounds": rounds}
+    return {
+        "cohorts": Paginator(cohorts, COHORTS_PER_PAGE).get_page(page_number),
+        "overdue": overdue,
+        "today": today,
+        "rounds": rounds,
+    }
+
+
+def round_counts():
+    """Population, sample and reviewed counts of each moderation round, as annotations."""
+    return {
+        "population_size": count_of(
+            ModerationRound.population.through.objects.filter(moderationround=OuterRef("pk"))
+        ),
+        "sample_size": count_of(ModerationSample.objects.filter(round=OuterRef("pk"))),
+        "reviewed": count_of(ModerationReview.objects.filter(sample__round=OuterRef("pk"))),
+    }

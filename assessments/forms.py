@@ -28,12 +28,20 @@ def active_users(role):
 
 
 class EnrolmentForm(forms.Form):
-    candidate = PersonChoiceField(queryset=active_users(User.Role.CANDIDATE))
+    """Enrol the candidate found by the page's search (an institution has thousands)."""
+
+    candidate = PersonChoiceField(
+        queryset=active_users(User.Role.CANDIDATE), widget=forms.HiddenInput
+    )
     unit = forms.ModelChoiceField(
         queryset=Unit.objects.current(), help_text="The current release of each unit."
     )
     assessor = PersonChoiceField(queryset=active_users(User.Role.ASSESSOR))
-    cohort = forms.ModelChoiceField(queryset=Cohort.objects.all(), required=False)
+    cohort = forms.ModelChoiceField(
+        queryset=Cohort.objects.none(),
+        required=False,
+        help_text="Optional: one of the candidate's cohorts.",
+    )
     due_date = forms.DateField(
         required=False,
         widget=forms.DateInput(attrs={"type": "date"}),
@@ -41,8 +49,12 @@ class EnrolmentForm(forms.Form):
         validators=[validate_plausible_date],
     )
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, candidate=None, **kwargs):
         super().__init__(*args, **kwargs)
+        if candidate is not None:
+            self.fields["cohort"].queryset = candidate.cohorts.all()
+            self.initial["candidate"] = candidate.pk
+        self.fields["candidate"].error_messages["required"] = "Find and choose a candidate first."
         self.helper = _helper("Enrol")
 
 
@@ -64,15 +76,11 @@ class CohortEnrolmentForm(forms.Form):
 
 
 class CohortForm(forms.ModelForm):
-    candidates = forms.ModelMultipleChoiceField(
-        queryset=active_users(User.Role.CANDIDATE),
-        required=False,
-        widget=forms.CheckboxSelectMultiple,
-    )
+    """Name and description; members are added on the cohort's page or by CSV import."""
 
     class Meta:
         model = Cohort
-        fields = ["name", "description", "candidates"]
+        fields = ["name", "description"]
         widgets = {"description": forms.Textarea(attrs={"rows": 3})}
 
     def __init__(self, *args, **kwargs):

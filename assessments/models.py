@@ -94,6 +94,10 @@ class Enrolment(models.Model):
 
     class Meta:
         ordering = ["-enrolled_at", "pk"]
+        indexes = [
+            models.Index(fields=["enrolled_at"], name="enrolment_enrolled_at"),
+            models.Index(fields=["due_date"], name="enrolment_due_date"),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["candidate", "unit"], name="one_enrolment_per_candidate_and_unit"
@@ -155,6 +159,10 @@ class Assessment(models.Model):
 
     class Meta:
         ordering = ["enrolment", "attempt"]
+        # The queue: attempts awaiting judgement, oldest submission first.
+        indexes = [
+            models.Index(fields=["status", "submitted_at"], name="assessment_status_submitted")
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["enrolment", "attempt"], name="one_assessment_per_attempt"
@@ -309,6 +317,10 @@ class SignOff(AppendOnly):
     )
     signed_at = models.DateTimeField()
 
+    class Meta:
+        # Recent decisions on the dashboards; moderation populations by period.
+        indexes = [models.Index(fields=["signed_at"], name="signoff_signed_at")]
+
     def __str__(self):
         return f"Sign-off of {self.assessment}"
 
@@ -399,6 +411,44 @@ class AuditEntry(AppendOnly):
 
     def __str__(self):
         return f"{self.action} by {self.actor} at {self.at:%Y-%m-%d %H:%M}"
+
+
+class CohortEnrolment(models.Model):
+    """A request to enrol a whole cohort in a unit, carried out by the task worker."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Enrolling"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    cohort = models.ForeignKey(Cohort, on_delete=models.PROTECT, related_name="enrolment_requests")
+    unit = models.ForeignKey(Unit, on_delete=models.PROTECT, related_name="+")
+    assessor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    due_date = models.DateField(null=True, blank=True)
+    status = models.CharField(max_length=7, choices=Status.choices, default=Status.QUEUED)
+    enrolled = models.PositiveIntegerField(default=0)
+    skipped = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    task_result_id = models.CharField(max_length=64, blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    requested_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-requested_at", "-pk"]
+
+    def __str__(self):
+        return f"Enrolment of {self.cohort} in {self.unit.display_code}"
+
+    @property
+    def is_finished(self):
+        return self.status in {self.Status.DONE, self.Status.FAILED}
 
 
 # --- moderation ---

@@ -29,6 +29,7 @@ from django.db.models import Count, Prefetch, Q
 from django.utils import timezone
 
 from assessment_portal.dates import validate_plausible_date
+from assessment_portal.people import matching
 from assessment_portal.stored_files import delete_quietly, save_new
 from evidence.models import Evidence, EvidenceMapping
 from standards.models import Unit
@@ -127,6 +128,25 @@ def create_round(*, unit, name, period_start, period_end, by, minimum=None, perc
 
 
 # --- sampling ------------------------------------------------------------------------
+
+
+def filter_population(attempts, params):
+    """``attempts`` narrowed by the population page's filters: assessor (who signed
+    off), result, reassessments only, and the candidate's name or identifier.
+    Returns the queryset and the filters as applied."""
+    filters = {
+        "assessor": params.get("assessor", ""),
+        "result": params.get("result", ""),
+        "reassessment": params.get("reassessment", ""),
+        "q": params.get("q", "").strip(),
+    }
+    if filters["assessor"].isdigit():
+        attempts = attempts.filter(sign_off__signed_by=filters["assessor"])
+    if filters["result"] in Assessment.Result.values:
+        attempts = attempts.filter(result=filters["result"])
+    if filters["reassessment"]:
+        attempts = attempts.filter(attempt__gt=1)
+    return matching(attempts, filters["q"], via="enrolment__candidate__"), filters
 
 
 def _population_of(round_):

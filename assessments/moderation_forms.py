@@ -2,7 +2,6 @@ from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Submit
 from django import forms
 from django.contrib.auth import get_user_model
-from django.utils import timezone
 
 from assessment_portal.dates import validate_plausible_date
 from standards.models import Unit
@@ -102,29 +101,19 @@ class DrawSampleForm(forms.Form):
         self.helper = _helper("draw", "Draw the sample")
 
 
-class AttemptsField(forms.ModelMultipleChoiceField):
-    def label_from_instance(self, obj):
-        candidate = obj.enrolment.candidate
-        identifier = f" ({candidate.student_identifier})" if candidate.student_identifier else ""
-        signed = obj.sign_off
-        return (
-            f"{candidate}{identifier}, attempt {obj.attempt}: {obj.result_label}; "
-            f"signed off by {signed.signed_by} on {timezone.localtime(signed.signed_at):%d %b %Y}"
-        )
-
-
 class PickSampleForm(forms.Form):
+    """The attempts picked on the population page (as hidden fields) and their moderators."""
+
     def __init__(self, *args, round_, **kwargs):
         super().__init__(*args, prefix="pick", **kwargs)
-        self.fields["assessments"] = AttemptsField(
+        self.fields["assessments"] = forms.ModelMultipleChoiceField(
             label="Attempts to moderate",
-            queryset=round_.population.select_related(
-                "enrolment__candidate", "enrolment__unit", "sign_off__signed_by"
-            ).order_by("enrolment__candidate__last_name", "pk"),
-            widget=forms.CheckboxSelectMultiple,
+            queryset=round_.population.all(),
+            widget=forms.MultipleHiddenInput,
+            error_messages={"required": "Tick at least one attempt to moderate."},
         )
         self.fields["moderators"] = ModeratorsField()
-        self.helper = _helper("pick", "Moderate the ticked attempts")
+        self.helper = _helper("pick", "Moderate the selected attempts")
 
 
 class AssignModeratorForm(forms.Form):

@@ -7,6 +7,7 @@ urlpatterns = [
     path("", views.round_list, name="round_list"),
     path("rounds/new/", views.round_create, name="round_create"),
     path("rounds/<int:pk>/", views.round_detail, name="round_detail"),
+    path("rounds/<int:pk>/population/", views.round_population, name="round_population"),
     path("rounds/<int:pk>/summary/", views.round_summary, name="round_summary"),
     path("rounds/<int:pk>/export/", views.round_export, name="round_export"),
     path("samples/<int:pk>/moderator/", views.sample_assign, name="sample_assign"),

@@ -1,7 +1,6 @@
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Count
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.defaultfilters import pluralize
@@ -10,7 +9,7 @@ from django.views.decorators.http import require_GET, require_POST
 from assessment_portal.access import administrator_required, get_visible_or_404, security_log
 from assessment_portal.storage import stored_file_response
 
-from . import moderation
+from . import dashboards, moderation
 from .models import (
     ModerationExport,
     ModerationRound,
@@ -50,9 +49,22 @@ def _deny(request):
     raise Http404
 
 
+SAMPLES_PER_PAGE = 50
+POPULATION_PER_PAGE = 50
+# A hand-picked selection travels in the query string; beyond this, draw by rule.
+MAX_HAND_PICKED = 200
+RESULTS = ["achieved", "not_achieved"]
+
+
 def _samples_with_people(queryset):
+    # The unit too: a sample's attempt names it (Enrolment.__str__).
     return queryset.select_related(
-        "round__unit", "assessment__enrolment__candidate", "assessor", "moderator", "review"
+        "round__unit",
+        "assessment__enrolment__candidate",
+        "assessment__enrolment__unit",
+        "assessor",
+        "moderator",
+        "review",
     )
 
 
@@ -63,11 +75,7 @@ def _samples_with_people(queryset):
 def round_list(request):
     rounds = (
         ModerationRound.objects.select_related("unit")
-        .annotate(
-            population_size=Count("population", distinct=True),
-            sample_size=Count("samples", distinct=True),
-            reviewed=Count("samples__review", distinct=True),
-        )
+        .annotate(**dashboards.round_counts())
         .order_by("-period_end", "-pk")
     )
     page = Paginator(rounds, 50).get_page(request.GET.get("page"))
@@ -93,25 +101,18 @@ def round_create(request):
 @administrator_required
 def round_detail(request, pk):
     round_ = _round_or_404(request, pk)
-    draw_form = pick_form = None
+    draw_form = None
     if not round_.is_sampled:
-        # Two forms on one page; the submit button's name says which was sent.
-        sent = next((name for name in ("draw", "pick") if name in request.POST), None)
-        draw_form = DrawSampleForm(request.POST if sent == "draw" else None)
-        pick_form = PickSampleForm(request.POST if sent == "pick" else None, round_=round_)
-        form, choose = {
-            "draw": (draw_form, moderation.draw_sample),
-            "pick": (pick_form, moderation.pick_sample),
-        }.get(sent, (None, None))
-        if form is not None and form.is_valid():
+        draw_form = DrawSampleForm(request.POST if "draw" in request.POST else None)
+        if draw_form.is_bound and draw_form.is_valid():
             try:
-                samples = choose(round_=round_, by=request.user, **form.cleaned_data)
+                samples = moderation.draw_sample(
+                    round_=round_, by=request.user, **draw_form.cleaned_data
+                )
             except ValidationError as error:
-                form.add_error(None, error)
+                draw_form.add_error(None, error)
             else:
-                n = len(samples)
-                messages.success(request, f"Sampled {n} attempt{pluralize(n)} for moderation.")
-                return redirect(round_)
+                return _sampled(request, round_, samples)
     samples = _samples_with_people(round_.samples.all()).order_by(
         "assessor__last_name", "assessment__enrolment__candidate__last_name", "assessment_id"
     )
@@ -121,10 +122,80 @@ def round_detail(request, pk):
         {
             "round": round_,
             "sizes": moderation.sizes(round_),
-            "samples": samples,
+            "page": Paginator(samples, SAMPLES_PER_PAGE).get_page(request.GET.get("page")),
             "conflicted": moderation.conflicted_samples(round_) if round_.is_sampled else set(),
             "draw_form": draw_form,
-            "pick_form": pick_form,
+        },
+    )
+
+
+def _sampled(request, round_, samples):
+    n = len(samples)
+    messages.success(request, f"Sampled {n} attempt{pluralize(n)} for moderation.")
+    return redirect(round_)
+
+
+def _picked_ids(values):
+    return sorted({int(value) for value in values if value.isdigit()})
+
+
+@administrator_required
+def round_population(request, pk):
+    """The round's population, filtered and paged, to pick a sample from by hand.
+
+    The selection travels in the query string (``picked``), so it survives
+    paging and filtering; recording it is one POST with the moderators.
+    """
+    round_ = _round_or_404(request, pk)
+    if round_.is_sampled:
+        messages.info(request, "This round's sample has already been chosen.")
+        return redirect(round_)
+    form = PickSampleForm(request.POST or None, round_=round_)
+    if request.method == "POST" and form.is_valid():
+        try:
+            samples = moderation.pick_sample(round_=round_, by=request.user, **form.cleaned_data)
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            return _sampled(request, round_, samples)
+    source = (
+        request.POST.getlist("pick-assessments") if form.is_bound else request.GET.getlist("picked")
+    )
+    picked = _picked_ids(source)
+    too_many = len(picked) > MAX_HAND_PICKED
+    population = round_.population.select_related(
+        "enrolment__candidate", "enrolment__unit", "sign_off__signed_by"
+    )
+    listed, filters = moderation.filter_population(population, request.GET)
+    page = Paginator(
+        listed.order_by(
+            "enrolment__candidate__last_name", "enrolment__candidate__first_name", "pk"
+        ),
+        POPULATION_PER_PAGE,
+    ).get_page(request.GET.get("page"))
+    selected = list(
+        population.filter(pk__in=picked[:MAX_HAND_PICKED]).order_by(
+            "enrolment__candidate__last_name", "pk"
+        )
+    )
+    on_page = {attempt.pk for attempt in page}
+    if not form.is_bound:
+        form = PickSampleForm(initial={"assessments": [a.pk for a in selected]}, round_=round_)
+    return render(
+        request,
+        "moderation/population.html",
+        {
+            "round": round_,
+            "sizes": moderation.sizes(round_),
+            "page": page,
+            "filters": filters,
+            "results": [(value, round_.unit.result_label(value)) for value in RESULTS],
+            "picked": {a.pk for a in selected},
+            "picked_elsewhere": [a.pk for a in selected if a.pk not in on_page],
+            "selected": selected,
+            "too_many": too_many,
+            "max_picked": MAX_HAND_PICKED,
+            "form": form,
         },
     )
 
@@ -225,7 +296,8 @@ def my_reviews(request):
     samples = _samples_with_people(ModerationSample.objects.moderated_by(request.user)).order_by(
         "-round__period_end", "assessment_id"
     )
-    return render(request, "moderation/my_reviews.html", {"samples": samples})
+    page = Paginator(samples, SAMPLES_PER_PAGE).get_page(request.GET.get("page"))
+    return render(request, "moderation/my_reviews.html", {"samples": page})
 
 
 def review(request, pk):
@@ -281,7 +353,8 @@ def my_decisions(request):
     samples = _samples_with_people(ModerationSample.objects.decided_by(request.user)).order_by(
         "-round__period_end", "assessment_id"
     )
-    return render(request, "moderation/my_decisions.html", {"samples": samples})
+    page = Paginator(samples, SAMPLES_PER_PAGE).get_page(request.GET.get("page"))
+    return render(request, "moderation/my_decisions.html", {"samples": page})
 
 
 def decision(request, pk):

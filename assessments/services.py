@@ -34,18 +34,27 @@ audit_log = logging.getLogger("assessment_portal.audit")
 def _check_roles(candidate, assessor):
     if not candidate.is_candidate:
         raise ValidationError(f"{candidate} is not a candidate.")
+    check_assessor(assessor)
+
+
+def check_assessor(assessor):
     if not assessor.is_assessor:
         raise ValidationError(f"{assessor} is not an assessor.")
     if not assessor.is_active:
         raise ValidationError(f"{assessor}'s account is deactivated; choose another assessor.")
 
 
-def _check_release(candidate, unit):
-    """New enrolments take the current release, and one release of a unit per candidate."""
+def _check_current(unit):
+    """New enrolments take the current release."""
     if not Unit.objects.current().filter(pk=unit.pk).exists():
         raise ValidationError(
             f"{unit.release_label} is no longer current; enrol in the current release."
         )
+
+
+def _check_release(candidate, unit):
+    """The current release, and one release of a unit per candidate."""
+    _check_current(unit)
     other = Enrolment.objects.filter(candidate=candidate, unit__code=unit.code).exclude(unit=unit)
     if other.exists():
         raise ValidationError(
@@ -87,30 +96,61 @@ def enrol(*, candidate, unit, assessor, by, cohort=None, due_date=None):
 def enrol_cohort(*, cohort, unit, assessor, by, due_date=None):
     """Enrol every candidate of a cohort; those already enrolled are skipped.
 
-    Returns (enrolled, skipped) lists of candidates.
+    Returns (enrolled, skipped) lists of candidates. The rows are written in
+    bulk, so the number of queries grows neither with the cohort nor with
+    the unit's criteria.
     """
-    candidates = list(cohort.candidates.filter(is_active=True))
+    candidates = list(cohort.candidates.filter(is_active=True).order_by("pk"))
     if not candidates:
         raise ValidationError(f"Cohort {cohort} has no active candidates to enrol.")
+    for candidate in candidates:
+        _check_roles(candidate, assessor)
+    _check_current(unit)
+    # Enrolled in this unit already, in this release or an earlier one: skipped.
     already = set(
-        Enrolment.objects.filter(unit=unit, candidate__in=candidates).values_list(
+        Enrolment.objects.filter(unit__code=unit.code, candidate__in=candidates).values_list(
             "candidate_id", flat=True
         )
     )
-    enrolled, skipped = [], []
-    for candidate in candidates:
-        if candidate.pk in already:
-            skipped.append(candidate)
-            continue
-        enrol(
-            candidate=candidate,
-            unit=unit,
-            assessor=assessor,
-            by=by,
-            cohort=cohort,
-            due_date=due_date,
+    enrolled = [c for c in candidates if c.pk not in already]
+    skipped = [c for c in candidates if c.pk in already]
+    try:
+        with transaction.atomic():
+            enrolments = Enrolment.objects.bulk_create(
+                Enrolment(
+                    candidate=candidate,
+                    unit=unit,
+                    assessor=assessor,
+                    cohort=cohort,
+                    due_date=due_date,
+                    enrolled_by=by,
+                )
+                for candidate in enrolled
+            )
+            attempts = Assessment.objects.bulk_create(
+                Assessment(enrolment=enrolment, attempt=1) for enrolment in enrolments
+            )
+            create_judgements(
+                attempts,
+                PerformanceCriterion.objects.filter(outcome__unit=unit).values_list(
+                    "pk", flat=True
+                ),
+            )
+    except IntegrityError:
+        raise ValidationError(
+            f"Someone enrolled candidates of {cohort} in {unit.display_code} at the same time; "
+            "nothing was enrolled. Try again to enrol the rest."
+        ) from None
+    for enrolment in enrolments:
+        audit_log.info(
+            "enrolled: enrolment=%s candidate=%s unit=%s assessor=%s by=%s cohort=%s",
+            enrolment.pk,
+            enrolment.candidate_id,
+            unit.code,
+            assessor.pk,
+            by.pk,
+            cohort.pk,
         )
-        enrolled.append(candidate)
     return enrolled, skipped
 
 
@@ -198,13 +238,42 @@ ASSESSOR_DECLARATION = (
 )
 
 
+def carried_forward(earlier):
+    """The fields of a satisfactory judgement that a resubmission carries into its next attempt."""
+    return {
+        "verdict": earlier.verdict,
+        "methods": earlier.methods,
+        "valid": earlier.valid,
+        "sufficient": earlier.sufficient,
+        "authentic": earlier.authentic,
+        "current": earlier.current,
+        "comment": earlier.comment,
+        "carried_forward": True,
+        "updated_by_id": earlier.updated_by_id,
+        "updated_at": earlier.updated_at,
+    }
+
+
+def create_judgements(assessments, criterion_ids):
+    """One blank judgement per criterion for each new attempt, in one INSERT per batch."""
+    return Judgement.objects.bulk_create(
+        Judgement(assessment=a, criterion_id=c) for a in assessments for c in criterion_ids
+    )
+
+
 def open_attempt(enrolment, *, attempt, previous=None):
     """Create an attempt with a judgement row for every criterion of the unit.
 
     A resubmission carries forward what was satisfactory in the previous
-    attempt; only the rest is reassessed.
+    attempt; only the rest is reassessed. The number of queries does not
+    depend on how many criteria the unit has.
     """
     assessment = Assessment.objects.create(enrolment=enrolment, attempt=attempt)
+    criterion_ids = list(
+        PerformanceCriterion.objects.filter(outcome__unit=enrolment.unit_id).values_list(
+            "pk", flat=True
+        )
+    )
     carried = {}
     if previous is not None:
         carried = {
@@ -213,31 +282,20 @@ def open_attempt(enrolment, *, attempt, previous=None):
                 verdict=Judgement.Verdict.SATISFACTORY
             ).prefetch_related("range_items")
         }
-    criteria = PerformanceCriterion.objects.filter(outcome__unit=enrolment.unit_id)
-    for criterion in criteria:
-        earlier = carried.get(criterion.pk)
-        judgement = Judgement.objects.create(
+    judgements = Judgement.objects.bulk_create(
+        Judgement(
             assessment=assessment,
-            criterion=criterion,
-            **(
-                {
-                    "verdict": earlier.verdict,
-                    "methods": earlier.methods,
-                    "valid": earlier.valid,
-                    "sufficient": earlier.sufficient,
-                    "authentic": earlier.authentic,
-                    "current": earlier.current,
-                    "comment": earlier.comment,
-                    "carried_forward": True,
-                    "updated_by": earlier.updated_by,
-                    "updated_at": earlier.updated_at,
-                }
-                if earlier
-                else {}
-            ),
+            criterion_id=criterion_id,
+            **(carried_forward(carried[criterion_id]) if criterion_id in carried else {}),
         )
-        if earlier:
-            judgement.range_items.set(earlier.range_items.all())
+        for criterion_id in criterion_ids
+    )
+    Judgement.range_items.through.objects.bulk_create(
+        Judgement.range_items.through(judgement_id=judgement.pk, rangeitem_id=item.pk)
+        for judgement in judgements
+        if judgement.criterion_id in carried
+        for item in carried[judgement.criterion_id].range_items.all()
+    )
     if previous is not None:
         signals.attempt_reopened.send(Assessment, assessment=assessment, previous=previous)
     return assessment
@@ -315,7 +373,10 @@ def can_judge(user, assessment):
 
 
 def judgement_state(judgement, range_item_ids=None):
-    """A judgement as plain data, for the audit trail."""
+    """A judgement as plain data, for the audit trail.
+
+    ``range_item_ids`` stands in for the saved range items of a judgement not yet written.
+    """
     if range_item_ids is None:
         range_item_ids = [item.pk for item in judgement.range_items.all()]
     return {

@@ -27,4 +27,10 @@ urlpatterns = [
     path("cohorts/new/", views.cohort_edit, name="cohort_create"),
     path("cohorts/<int:pk>/", views.cohort_detail, name="cohort_detail"),
     path("cohorts/<int:pk>/edit/", views.cohort_edit, name="cohort_edit"),
+    path("cohorts/<int:pk>/members/", views.cohort_members, name="cohort_members"),
+    path(
+        "cohorts/enrolments/<int:pk>/status/",
+        views.cohort_enrolment_status,
+        name="cohort_enrolment_status",
+    ),
 ]

@@ -1,18 +1,21 @@
 import logging
 
 from django.contrib import messages
+from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Count
+from django.db.models import Count, OuterRef
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
+from assessment_portal import people
 from assessment_portal.access import administrator_required, get_visible_or_404
+from assessment_portal.queries import count_of
 from evidence.review import by_criterion, confirmed_range_items, mappings_in_attempt
 from standards.models import Unit
 
-from . import audit, dashboards, enrolment_status, history, services
+from . import audit, cohorts, dashboards, enrolment_status, history, services
 from .forms import (
     RULES,
     AmendmentForm,
@@ -25,27 +28,29 @@ from .forms import (
     JudgementForm,
     SignOffForm,
 )
-from .models import Assessment, Cohort, Enrolment, Judgement
+from .models import Assessment, Cohort, CohortEnrolment, Enrolment, Judgement
 
 security_log = logging.getLogger("assessment_portal.security")
+User = get_user_model()
 
 
 def _filter_by_unit_and_cohort(queryset, request, via=""):
-    """Apply the ?unit= and ?cohort= filters; ``via`` is the path to the enrolment."""
+    """Apply the ?unit= (code) and ?cohort= (part of its name) filters; ``via`` is the path
+    to the enrolment. A name to search, not a list of every cohort: there are hundreds."""
     unit_code = request.GET.get("unit", "")
     if unit_code:
         queryset = queryset.filter(**{f"{via}unit__code": unit_code})
-    cohort_id = request.GET.get("cohort", "")
-    if cohort_id.isdigit():
-        queryset = queryset.filter(**{f"{via}cohort_id": cohort_id})
-    return queryset, unit_code, cohort_id
+    cohort_name = request.GET.get("cohort", "").strip()
+    if cohort_name:
+        queryset = queryset.filter(**{f"{via}cohort__name__icontains": cohort_name})
+    return queryset, unit_code, cohort_name
 
 
 def enrolment_list(request):
     enrolments = Enrolment.objects.visible_to(request.user).select_related(
         "candidate", "unit", "assessor", "cohort"
     )
-    enrolments, unit_code, cohort_id = _filter_by_unit_and_cohort(enrolments, request)
+    enrolments, unit_code, cohort_name = _filter_by_unit_and_cohort(enrolments, request)
     page = Paginator(enrolments, 50).get_page(request.GET.get("page"))
     return render(
         request,
@@ -53,9 +58,8 @@ def enrolment_list(request):
         {
             "page": page,
             "units": Unit.objects.all(),
-            "cohorts": [] if request.user.is_candidate else Cohort.objects.visible_to(request.user),
             "unit_code": unit_code,
-            "cohort_id": cohort_id,
+            "cohort_name": cohort_name,
         },
     )
 
@@ -107,7 +111,10 @@ def enrolment_status_change(request, pk):
 
 @administrator_required
 def enrolment_create(request):
-    form = EnrolmentForm(request.POST or None, initial=request.GET.dict())
+    candidates = User.objects.filter(role=User.Role.CANDIDATE, is_active=True)
+    chosen = (request.POST or request.GET).get("candidate", "")
+    candidate = candidates.filter(pk=chosen).first() if chosen.isdigit() else None
+    form = EnrolmentForm(request.POST or None, initial=request.GET.dict(), candidate=candidate)
     if request.method == "POST" and form.is_valid():
         try:
             enrolment = services.enrol(by=request.user, **form.cleaned_data)
@@ -116,8 +123,14 @@ def enrolment_create(request):
         else:
             messages.success(request, f"Enrolled {enrolment}.")
             return redirect(enrolment)
+    q = request.GET.get("q", "").strip()
+    found = (
+        people.matching(candidates, q).order_by("last_name", "first_name", "pk")[:20] if q else []
+    )
     return render(
-        request, "assessments/form_page.html", {"form": form, "title": "Enrol a candidate"}
+        request,
+        "assessments/enrolment_form.html",
+        {"form": form, "candidate": candidate, "q": q, "found": found},
     )
 
 
@@ -145,10 +158,14 @@ def enrolment_reassign(request, pk):
 @administrator_required
 def cohort_list(request):
     cohorts = Cohort.objects.annotate(
-        candidate_count=Count("candidates", distinct=True),
-        enrolment_count=Count("enrolments", distinct=True),
+        candidate_count=count_of(Cohort.candidates.through.objects.filter(cohort=OuterRef("pk"))),
+        enrolment_count=count_of(Enrolment.objects.filter(cohort=OuterRef("pk"))),
     )
-    return render(request, "assessments/cohort_list.html", {"cohorts": cohorts})
+    q = request.GET.get("q", "").strip()
+    if q:
+        cohorts = cohorts.filter(name__icontains=q)
+    page = Paginator(cohorts, 50).get_page(request.GET.get("page"))
+    return render(request, "assessments/cohort_list.html", {"page": page, "q": q})
 
 
 @administrator_required
@@ -157,28 +174,69 @@ def cohort_detail(request, pk):
     form = CohortEnrolmentForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            enrolled, skipped = services.enrol_cohort(
-                cohort=cohort, by=request.user, **form.cleaned_data
-            )
+            job = cohorts.request_enrolment(cohort=cohort, by=request.user, **form.cleaned_data)
         except ValidationError as error:
             form.add_error(None, error)
         else:
-            unit = form.cleaned_data["unit"].display_code
-            messages.success(request, f"Enrolled {len(enrolled)} candidates in {unit}.")
-            if skipped:
-                names = ", ".join(str(c) for c in skipped)
-                messages.info(request, f"Already enrolled, so left as they were: {names}.")
+            unit = job.unit.display_code
+            if job.status == CohortEnrolment.Status.DONE:
+                messages.success(request, f"Enrolled {job.enrolled} candidates in {unit}.")
+            else:
+                messages.info(
+                    request, f"Enrolling the cohort in {unit}; its progress is shown below."
+                )
             return redirect(cohort)
+    q = request.GET.get("q", "").strip()
+    members = cohort.candidates.order_by("last_name", "first_name", "pk")
+    found = []
+    if q:
+        # Up to 20 candidates not yet in the cohort, to add.
+        found = people.matching(
+            User.objects.filter(role=User.Role.CANDIDATE, is_active=True).exclude(cohorts=cohort),
+            q,
+        ).order_by("last_name", "first_name", "pk")[:20]
     return render(
         request,
         "assessments/cohort_detail.html",
         {
             "cohort": cohort,
-            "candidates": cohort.candidates.order_by("last_name", "first_name"),
-            "enrolments": cohort.enrolments.select_related("candidate", "unit", "assessor"),
+            "members": Paginator(members, 50).get_page(request.GET.get("page")),
+            "q": q,
+            "found": found,
+            "enrolments": Paginator(
+                cohort.enrolments.select_related("candidate", "unit", "assessor").order_by(
+                    "candidate__last_name", "candidate__first_name", "unit__code", "pk"
+                ),
+                50,
+            ).get_page(request.GET.get("enrolments")),
+            "requests": cohort.enrolment_requests.select_related("unit", "requested_by")[:5],
             "form": form,
         },
     )
+
+
+@require_POST
+@administrator_required
+def cohort_members(request, pk):
+    """Add or remove one candidate; the cohort page lists and finds them a page at a time."""
+    cohort = get_object_or_404(Cohort, pk=pk)
+    candidate = get_object_or_404(
+        User, pk=request.POST.get("candidate", ""), role=User.Role.CANDIDATE
+    )
+    if request.POST.get("action") == "remove":
+        cohort.candidates.remove(candidate)
+        messages.success(request, f"Removed {candidate} from {cohort}. Their enrolments are kept.")
+    else:
+        cohort.candidates.add(candidate)
+        messages.success(request, f"Added {candidate} to {cohort}.")
+    return redirect(cohort)
+
+
+@require_GET
+@administrator_required
+def cohort_enrolment_status(request, pk):
+    job = get_object_or_404(CohortEnrolment.objects.select_related("unit"), pk=pk)
+    return render(request, "assessments/_cohort_enrolment_status.html", {"job": job})
 
 
 @administrator_required
@@ -202,7 +260,9 @@ def queue(request):
         raise Http404
     waiting = Assessment.objects.visible_to(request.user).filter(status=Assessment.Status.SUBMITTED)
     counts = dashboards.waiting_by_unit(waiting)
-    waiting, unit_code, cohort_id = _filter_by_unit_and_cohort(waiting, request, via="enrolment__")
+    waiting, unit_code, cohort_name = _filter_by_unit_and_cohort(
+        waiting, request, via="enrolment__"
+    )
     waiting = waiting.select_related(
         "enrolment__candidate", "enrolment__unit", "enrolment__assessor", "enrolment__cohort"
     ).order_by("submitted_at")
@@ -214,9 +274,8 @@ def queue(request):
             "counts": counts,
             "total": sum(unit.total for unit in counts),
             "units": Unit.objects.all(),
-            "cohorts": Cohort.objects.visible_to(request.user),
             "unit_code": unit_code,
-            "cohort_id": cohort_id,
+            "cohort_name": cohort_name,
         },
     )
 

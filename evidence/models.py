@@ -93,6 +93,7 @@ class Evidence(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["created_at"], name="evidence_created_at")]
         verbose_name_plural = "evidence"
 
     def __str__(self):

@@ -13,13 +13,15 @@ from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Count, Prefetch
+from django.db.models import OuterRef, Prefetch
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_POST
 
+from assessment_portal import people
 from assessment_portal.access import get_visible_or_404
+from assessment_portal.queries import count_of
 from assessment_portal.storage import stored_file_response
 from assessments.models import Assessment, Enrolment
 from assessments.services import can_judge, submit_for_assessment
@@ -96,8 +98,7 @@ def evidence_list(request):
         Evidence.objects.visible_to(user)
         .with_lock_state()
         .select_related("candidate", "recorded_by")
-        .annotate(file_count=Count("files"))
-        # Meta.ordering does not apply to a grouped query.
+        .annotate(file_count=count_of(EvidenceFile.objects.filter(evidence=OuterRef("pk"))))
         .order_by("-created_at", "-pk")
         .prefetch_related(
             Prefetch(
@@ -106,18 +107,20 @@ def evidence_list(request):
             )
         )
     )
-    candidates, candidate_id, candidate = [], request.GET.get("candidate", ""), None
+    candidate_id, candidate = request.GET.get("candidate", ""), None
+    q = request.GET.get("q", "").strip()
     if user.is_candidate:
         candidate = user
     else:
-        candidates = (
-            get_user_model()
-            .objects.filter(enrolments__in=Enrolment.objects.visible_to(user))
-            .distinct()
-        )
+        # A search, not a list of every candidate: an institution has thousands.
+        evidence = people.matching(evidence, q, via="candidate__")
         if candidate_id.isdigit():
             evidence = evidence.filter(candidate_id=candidate_id)
-            candidate = next((c for c in candidates if str(c.pk) == candidate_id), None)
+            candidate = (
+                get_user_model()
+                .objects.filter(pk=candidate_id, enrolments__in=Enrolment.objects.visible_to(user))
+                .first()
+            )
     enrolments = []
     if candidate:
         enrolments = (
@@ -128,7 +131,7 @@ def evidence_list(request):
         "evidence/evidence_list.html",
         {
             "page": Paginator(evidence, 50).get_page(request.GET.get("page")),
-            "candidates": candidates,
+            "q": q,
             "candidate_id": candidate_id,
             "candidate": candidate,
             "enrolments": enrolments,

@@ -90,3 +90,34 @@ def test_administrator_dashboard_lists_overdue_and_cohorts(
     assert "Intake A" in content
     assert "due 1 Jan 2020" in content
     assert "No moderation rounds yet." in content
+
+
+def test_dashboards_make_a_fixed_number_of_queries_and_page_the_cohorts(
+    client, people, make_user, django_assert_max_num_queries
+):
+    def visit():
+        for who, queries in [("admin", 10), ("assessor", 6), ("candidate", 5)]:
+            client.force_login(people[who])
+            with django_assert_max_num_queries(queries):
+                response = client.get(reverse("home"))
+            assert response.status_code == 200
+        return response
+
+    enrol(people, "57")
+    add_evidence(people["candidate"], "57", ["1.1"])
+    Cohort.objects.create(name="Intake 0")
+    visit()
+    for i in range(1, 25):
+        cohort = Cohort.objects.create(name=f"Intake {i:02}")
+        candidate = make_user(f"c{i}")
+        cohort.candidates.add(candidate)
+        enrol(people, "BSBCUS301B", candidate=candidate, cohort=cohort)
+        add_evidence(candidate, "BSBCUS301B", ["1.1", "1.2"])
+    enrol(people, "BSBCUS301B")
+    add_evidence(people["candidate"], "BSBCUS301B", ["1.1", "1.2", "1.3"])
+    shown = {e.unit.code: e for e in visit().context["enrolments"]}
+    assert (shown["BSBCUS301B"].criteria_covered, shown["BSBCUS301B"].criteria_total) == (3, 14)
+    client.force_login(people["admin"])
+    cohorts = client.get(reverse("home")).context["cohorts"]
+    assert len(cohorts) == 20 and cohorts.paginator.count == 25
+    assert [c.enrolled for c in cohorts][1:3] == [1, 1]

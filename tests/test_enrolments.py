@@ -9,6 +9,8 @@ from standards.models import Unit
 
 pytestmark = pytest.mark.django_db
 
+IMMEDIATE = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}
+
 
 @pytest.fixture
 def people(make_user):
@@ -83,7 +85,8 @@ def test_admin_enrols_a_candidate_through_the_page(client, people):
     assert "already enrolled in BSBCUS501B" in again.content.decode()
 
 
-def test_admin_enrols_a_whole_cohort_through_the_page(client, people):
+def test_admin_enrols_a_whole_cohort_through_the_page(client, people, settings):
+    settings.TASKS = IMMEDIATE
     cohort = Cohort.objects.create(name="NZ intake")
     cohort.candidates.add(people["c1"], people["c2"])
     client.force_login(people["admin"])
@@ -147,3 +150,47 @@ def test_pages_of_a_filtered_list_keep_the_filter(client, people, make_user):
     assert 'href="?unit=57&amp;page=2">Next</a>' in page
     second = client.get(reverse("assessments:enrolment_list"), {"unit": "57", "page": 2})
     assert len(second.context["page"]) == 1
+
+
+def test_enrol_page_finds_the_candidate_instead_of_listing_everyone(
+    client, people, make_user, django_assert_max_num_queries
+):
+    make_user("aroha", "candidate", first_name="Aroha", last_name="Ngata")
+    mine, other = Cohort.objects.create(name="Mine"), Cohort.objects.create(name="Other")
+    mine.candidates.add(people["c1"])
+    client.force_login(people["admin"])
+    url = reverse("assessments:enrolment_create")
+    page = client.get(url).content.decode()
+    assert "aroha" not in page.lower() and "c1" not in page  # nobody listed until searched
+    found = client.get(url, {"q": "ngata"}).context["found"]
+    assert [c.username for c in found] == ["aroha"]
+    for _ in range(2):
+        with django_assert_max_num_queries(7):
+            response = client.get(url, {"candidate": people["c1"].pk})
+        make_user(f"more{_}", "candidate")
+    cohorts = list(response.context["form"].fields["cohort"].queryset)
+    assert cohorts == [mine] and other not in cohorts
+    assert "Enrolling <strong>c1</strong>" in response.content.decode()
+    response = client.post(url, {"unit": Unit.objects.get(code="57").pk})
+    assert "Find and choose a candidate first." in response.content.decode()
+
+
+def test_lists_filter_by_part_of_a_cohort_name_not_a_list_of_every_cohort(client, people):
+    unit = Unit.objects.get(code="57")
+    for name, candidate in [("2026 Retail intake", "c1"), ("2026 Hospitality", "c2")]:
+        cohort = Cohort.objects.create(name=name)
+        services.enrol(
+            candidate=people[candidate],
+            unit=unit,
+            assessor=people["assessor"],
+            by=people["admin"],
+            cohort=cohort,
+        )
+    client.force_login(people["admin"])
+    url = reverse("assessments:enrolment_list")
+    assert "<option" not in client.get(url).content.decode().split("filter-cohort")[1][:200]
+    page = client.get(url, {"cohort": "retail"}).context["page"]
+    assert [e.candidate.username for e in page] == ["c1"]
+    client.force_login(people["assessor"])
+    queue = client.get(reverse("assessments:queue"), {"cohort": "hospitality"})
+    assert queue.status_code == 200 and list(queue.context["page"]) == []

@@ -538,6 +538,37 @@ def test_portfolio_list_shows_what_each_role_may_see(client, people, enrolment):
     assert list(response.context["page"]) == [theirs]
 
 
+def test_staff_find_a_candidates_evidence_by_search_not_a_list_of_everyone(
+    client, people, enrolment, make_user, django_assert_max_num_queries
+):
+    people["other"].first_name, people["other"].last_name = "Aroha", "Ngata"
+    people["other"].save()
+    theirs = file_item(people["other"], title="Their log")
+    mine = written_item(people["candidate"])
+    login(client, people["admin"])
+    url = reverse("evidence:evidence_list")
+    page = client.get(url).content.decode()
+    assert "<option" not in page  # no dropdown of every candidate
+    assert list(client.get(url, {"q": "aroha ngata"}).context["page"]) == [theirs]
+    login(client, people["assessor"])
+    assert list(client.get(url, {"q": "aroha"}).context["page"]) == []  # not theirs to see
+    assert list(client.get(url, {"q": "cand"}).context["page"]) == [mine]
+
+    def visit(who):
+        login(client, people[who])
+        with django_assert_max_num_queries(6):
+            response = client.get(url)
+        assert response.context["page"][0].file_count in (0, 1)
+
+    for who in ["admin", "assessor"]:
+        visit(who)
+    for n in range(5):
+        map_to(file_item(people["candidate"], title=f"More {n}"), "1.1", "2.1")
+        file_item(make_user(f"x{n}"), title=f"Elsewhere {n}")
+    for who in ["admin", "assessor"]:
+        visit(who)
+
+
 # --- mapping and coverage -------------------------------------------------------------------
 
 

@@ -636,8 +636,9 @@ def test_pick_by_hand_through_the_page_shows_errors(client, people, make_user):
     attempts = population(make_user, people["a1"], [("achieved", 1)] * 3, "x")
     round_ = new_round(people)
     client.force_login(people["admin"])
+    url = reverse("moderation:round_population", args=[round_.pk])
     response = client.post(
-        round_.get_absolute_url(),
+        url,
         {
             "pick-assessments": [attempts[0].pk],
             "pick-moderators": [people["a2"].pk],
@@ -647,7 +648,7 @@ def test_pick_by_hand_through_the_page_shows_errors(client, people, make_user):
     assert response.status_code == 200
     assert "Select a valid choice" in response.content.decode()
     response = client.post(
-        round_.get_absolute_url(),
+        url,
         {
             "pick-assessments": [attempts[0].pk],
             "pick-moderators": [people["m1"].pk],
@@ -768,6 +769,9 @@ def test_round_pages_and_downloads_are_for_administrators(client, people, review
         assert client.get(reverse(name, args=args)).status_code == 404, name
 
 
+POPULATION_PAGE_QUERIES = 12
+
+
 def test_pages_make_a_fixed_number_of_queries(
     client, people, make_user, django_assert_max_num_queries
 ):
@@ -777,6 +781,12 @@ def test_pages_make_a_fixed_number_of_queries(
         client.force_login(people["admin"])
         with django_assert_max_num_queries(9):
             assert client.get(round_.get_absolute_url()).status_code == 200  # forms to draw
+        picked = [a.pk for a in round_.population.all()[:2]]
+        population_url = reverse("moderation:round_population", args=[round_.pk])
+        with django_assert_max_num_queries(POPULATION_PAGE_QUERIES):
+            response = client.get(population_url, {"picked": picked, "q": "cand"})
+        assert response.status_code == 200
+        assert len(response.context["selected"]) == 2
         moderation.draw_sample(round_=round_, by=people["admin"], moderators=[people["m1"]])
         for sample in round_.samples.all():
             moderation.submit_review(
@@ -789,14 +799,15 @@ def test_pages_make_a_fixed_number_of_queries(
         sample = round_.samples.first()
         pages = [
             ("admin", reverse("moderation:round_list"), 4),
-            # Includes the 3 queries that flag moderators who took part since the draw.
-            ("admin", round_.get_absolute_url(), 11),
+            # Includes the 3 queries that flag moderators who took part since the draw,
+            # and the samples' page count.
+            ("admin", round_.get_absolute_url(), 12),
             ("admin", reverse("moderation:round_summary", args=[round_.pk]), 12),
             # One more than the page itself: the check for exports whose worker died.
             ("admin", reverse("moderation:round_export", args=[round_.pk]), 5),
-            ("m1", reverse("moderation:my_reviews"), 3),
+            ("m1", reverse("moderation:my_reviews"), 4),
             ("m1", reverse("moderation:review", args=[sample.pk]), 11),
-            ("a1", reverse("moderation:my_decisions"), 3),
+            ("a1", reverse("moderation:my_decisions"), 4),
             ("a1", reverse("moderation:decision", args=[sample.pk]), 7),
         ]
         for who, url, queries in pages:
@@ -826,3 +837,44 @@ def test_assigned_moderator_opens_the_sampled_assessment_and_its_evidence(
     client.force_login(people["m1"])
     unsampled = quick_attempt(reviewed_world["lucy"], people["a1"], unit_code="BSBCUS301B")
     assert client.get(unsampled.get_absolute_url()).status_code == 404
+
+
+def test_population_page_filters_pages_and_keeps_the_selection(client, people, make_user):
+    mine = population(make_user, people["a1"], [("achieved", 1)] * 52, "p")
+    theirs = population(make_user, people["a2"], [("not_achieved", 2)] * 2, "q")
+    round_ = new_round(people)
+    client.force_login(people["admin"])
+    url = reverse("moderation:round_population", args=[round_.pk])
+    first = client.get(url, {"picked": [mine[0].pk, theirs[0].pk]})
+    assert first.context["page"].paginator.count == 54
+    assert len(first.context["page"]) == 50  # a page at a time, not 54 checkboxes
+    assert 'href="?picked=' in first.content.decode()  # paging keeps the selection
+    narrowed = client.get(url, {"assessor": people["a2"].pk, "reassessment": "1"}).context
+    assert {a.pk for a in narrowed["page"]} == {a.pk for a in theirs}
+    assert client.get(url, {"result": "achieved", "q": "candp51"}).context["page"][0] == mine[51]
+    # Selected elsewhere stays selected (hidden) when this page is shown.
+    kept = client.get(url, {"assessor": people["a2"].pk, "picked": [mine[0].pk]}).context
+    assert kept["picked_elsewhere"] == [mine[0].pk]
+    response = client.post(
+        url,
+        {
+            "pick-assessments": [mine[0].pk, theirs[0].pk],
+            "pick-moderators": [people["m1"].pk],
+            "pick": "Pick",
+        },
+        follow=True,
+    )
+    assert "Sampled 2 attempts for moderation." in response.content.decode()
+    assert {s.assessment_id for s in round_.samples.all()} == {mine[0].pk, theirs[0].pk}
+    assert client.get(url).status_code == 302  # sampled: nothing left to pick
+
+
+def test_round_list_counts_each_round_on_its_own(client, people, make_user):
+    population(make_user, people["a1"], [("achieved", 1)] * 4, "r")
+    first, second = new_round(people), new_round(people, minimum=1, percent=0)
+    moderation.draw_sample(round_=first, by=people["admin"], moderators=[people["m1"]], seed=1)
+    client.force_login(people["admin"])
+    rounds = {r.pk: r for r in client.get(reverse("moderation:round_list")).context["page"]}
+    assert (rounds[first.pk].population_size, rounds[first.pk].sample_size) == (4, 3)
+    assert (rounds[second.pk].population_size, rounds[second.pk].sample_size) == (4, 0)
+    assert rounds[first.pk].reviewed == 0

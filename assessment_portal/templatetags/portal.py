@@ -4,8 +4,8 @@ register = template.Library()
 
 
 @register.simple_tag(takes_context=True)
-def page_url(context, number):
-    """This page's URL with its filters kept and ``page`` set to ``number``."""
+def page_url(context, number, param="page"):
+    """This page's URL with its filters kept and ``param`` (``page``) set to ``number``."""
     query = context["request"].GET.copy()
-    query["page"] = number
+    query[param] = number
     return f"?{query.urlencode()}"
