@@ -56,5 +56,9 @@ def test_seed_scale_builds_an_institution_that_keeps_the_rules(settings, media_r
     assert ModerationRound.objects.filter(sampled_at__isnull=False).exists()
     assert ModerationRound.objects.filter(sampled_at__isnull=True).exists()
     assert ModerationReview.objects.exists()
+    # Its history is chained as the services chain it: every chain verifies.
+    out = io.StringIO()
+    call_command("verify_audit", stdout=out)
+    assert "every chain verifies" in out.getvalue()
     with pytest.raises(CommandError, match="already been seeded"):
         call_command("seed_scale", candidates=525)
