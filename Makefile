@@ -8,6 +8,8 @@ PY := $(VENV)/bin/python
 export DEBUG ?= 1
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# The suite runs on every core (pytest-xdist); PYTEST_ARGS= runs it in one process.
+PYTEST_ARGS ?= -n auto
 
 .PHONY: run serve test test-postgres check lint setup db units demo bench bench-pages clean
 
