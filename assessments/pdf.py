@@ -96,6 +96,10 @@ class ReportResourceError(RuntimeError):
     """A report linked something other than an existing static file."""
 
 
+# Recognised without assessment: the unit counts as achieved on the transcript.
+RECOGNISED = {Enrolment.Status.RPL_GRANTED, Enrolment.Status.CREDIT_TRANSFER}
+
+
 def html_to_pdf(html, *, variant=None):
     """Lay out already-rendered report HTML as an A4 PDF and return its bytes."""
     if variant not in VARIANTS:
@@ -293,10 +297,14 @@ def transcript_context(candidate, viewer):
                 "unit": enrolment.unit,
                 "attempt": latest.attempt if latest else None,
                 "result": enrolment.unit.result_label(latest.result) if signed else "",
-                "achieved": signed is not None and latest.result == Assessment.Result.ACHIEVED,
+                "achieved": (signed is not None and latest.result == Assessment.Result.ACHIEVED)
+                or enrolment.status in RECOGNISED,
                 "signed_at": signed.signed_at if signed else None,
                 "amended_at": amendments[-1].amended_at if amendments else None,
-                "withdrawn": enrolment.status == Enrolment.Status.WITHDRAWN,
+                # Withdrawn, RPL or credit transfer: decided other than by assessment.
+                "decision": ""
+                if enrolment.status == Enrolment.Status.ACTIVE
+                else enrolment.get_status_display(),
             }
         )
     return {

@@ -5,10 +5,11 @@ import re
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 from pypdf import PdfReader
 from pypdf.generic import ArrayObject, DictionaryObject
 
-from assessments import pdf, services
+from assessments import enrolment_status, pdf, services
 from evidence.models import EvidenceFile
 from standards.models import PerformanceCriterion, Unit
 from tests.test_assessment import add_evidence, judge_all, submitted
@@ -334,6 +335,30 @@ def test_transcript_lists_every_unit_with_its_current_result(client, people):
     preview = client.get(reverse("reports:transcript_preview", args=[people["candidate"].pk]))
     assert "In progress" in preview.content.decode()
     assert url in preview.content.decode()
+
+
+def test_transcript_shows_decisions_made_other_than_by_assessment(client, people):
+    """Credit transfer counts as achieved (with its credits); a withdrawal is named."""
+    for code, status in [("57", "credit_transfer"), ("BSBCUS301B", "withdrawn")]:
+        enrolment = services.enrol(
+            candidate=people["candidate"],
+            unit=Unit.objects.get(code=code),
+            assessor=people["assessor"],
+            by=people["admin"],
+        )
+        enrolment_status.change_status(
+            enrolment=enrolment,
+            new_status=status,
+            effective_date=timezone.localdate(),
+            reason="Recorded by the provider.",
+            by=people["admin"],
+        )
+    client.force_login(people["candidate"])
+    page = client.get(reverse("reports:transcript_preview", args=[people["candidate"].pk]))
+    html = page.content.decode()
+    assert "Credit transfer" in html and "Withdrawn" in html
+    assert '<td class="result">In progress' not in html
+    assert "NZQA credits</th><td>2 achieved" in html
 
 
 @pytest.mark.parametrize("name", ["reports:transcript", "reports:transcript_preview"])
