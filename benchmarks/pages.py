@@ -264,22 +264,15 @@ def pages():
 
 def save_data(judgement, comment):
     """The marking page's form for one criterion as the browser posts it: judged "not yet"."""
-    from assessments.forms import JudgementForm
-
-    form = JudgementForm(judgement=judgement)
-    data = {}
-    for field in form:
-        value = field.value()
-        if isinstance(value, list):
-            data[field.html_name] = [str(v) for v in value]
-        elif isinstance(value, bool):
-            if value:
-                data[field.html_name] = "on"
-        elif value is not None:
-            data[field.html_name] = str(value)
-    data[form.add_prefix("verdict")] = "not_yet"
-    data[form.add_prefix("comment")] = comment
-    return data
+    prefix = f"j{judgement.pk}"
+    return {
+        f"{prefix}-verdict": "not_yet",
+        f"{prefix}-methods": list(judgement.methods) or ["observation"],
+        f"{prefix}-range_items": [str(item.pk) for item in judgement.range_items.all()],
+        **{f"{prefix}-{rule}": "on" for rule in ("valid", "authentic", "current")},
+        f"{prefix}-comment": comment,
+        f"{prefix}-version": str(judgement.version),
+    }
 
 
 def client_for(user):
