@@ -545,7 +545,10 @@ def main():
         "DEBUG": "0",
         "SECRET_KEY": "benchmark-only-" + "x" * 40,
         "ALLOWED_HOSTS": "127.0.0.1,testserver",
+        # Plain HTTP on loopback: no redirect to HTTPS, no secure-only cookies.
+        "HTTPS": "0",
         "SECURE_COOKIES": "0",
+        "STATIC_ROOT": str(workdir / "static"),
         "LOG_LEVEL": "WARNING",
     }
     admin_sql(server_url, f'CREATE DATABASE "{name}"')
@@ -558,6 +561,8 @@ def main():
             *[str(p) for p in sorted((ROOT / "fixtures/units").glob("*.json"))],
         )
         manage(seed_env, "seed_demo")
+        # Production serves hashed static files (WhiteNoise's manifest).
+        manage(serve_env, "collectstatic", "--no-input", "-v0")
         os.environ.update(serve_env)
         sys.path.insert(0, str(ROOT))
         import django
