@@ -33,6 +33,29 @@ def _day(value):
     return value.isoformat() if value else ""
 
 
+def _learner_and_unit(identifier, unit, candidate):
+    """The columns every results row starts with: who, and which unit release."""
+    return [
+        identifier,
+        candidate.last_name,
+        candidate.first_name,
+        unit.code,
+        unit.version,
+        unit.title,
+    ]
+
+
+def _amendment_and_enrolment(result):
+    """The columns every results row ends with: whether it was amended, cohort, enrolment."""
+    enrolment = result.enrolment
+    return [
+        _yes_no(result.amended),
+        _day(result.amended_at and result.amended_at.date()),
+        enrolment.cohort.name if enrolment.cohort else "",
+        enrolment.pk,
+    ]
+
+
 class ResultsExporter:
     """Rows of results for one framework, filtered by unit, cohort and period."""
 
@@ -110,22 +133,13 @@ class AvetmissRows:
     ]
 
     def row(self, result):
-        enrolment = result.enrolment
-        candidate, unit = enrolment.candidate, enrolment.unit
+        candidate, unit = result.enrolment.candidate, result.enrolment.unit
         return [
-            candidate.unique_student_identifier,
-            candidate.last_name,
-            candidate.first_name,
-            unit.code,
-            unit.version,
-            unit.title,
+            *_learner_and_unit(candidate.unique_student_identifier, unit, candidate),
             result.avetmiss_outcome,
             result.avetmiss_label,
             _day(result.decided_on),
-            _yes_no(result.amended),
-            _day(result.amended_at and result.amended_at.date()),
-            enrolment.cohort.name if enrolment.cohort else "",
-            enrolment.pk,
+            *_amendment_and_enrolment(result),
         ]
 
 
@@ -162,24 +176,15 @@ class NzqaRows:
     ]
 
     def row(self, result):
-        enrolment = result.enrolment
-        candidate, unit = enrolment.candidate, enrolment.unit
+        candidate, unit = result.enrolment.candidate, result.enrolment.unit
         return [
-            candidate.national_student_number,
-            candidate.last_name,
-            candidate.first_name,
-            unit.code,
-            unit.version,
-            unit.title,
+            *_learner_and_unit(candidate.national_student_number, unit, candidate),
             unit.credits if unit.credits is not None else "",
             result.nzqa_result,
             _day(result.achieved_on),
             self.BASIS[result.kind],
             _day(result.decided_on),
-            _yes_no(result.amended),
-            _day(result.amended_at and result.amended_at.date()),
-            enrolment.cohort.name if enrolment.cohort else "",
-            enrolment.pk,
+            *_amendment_and_enrolment(result),
         ]
 
 
