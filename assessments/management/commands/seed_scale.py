@@ -31,8 +31,7 @@ from django.db.models import Prefetch
 from django.utils import timezone
 
 from assessment_portal.identifiers import USI_ALPHABET, usi_check_character
-from assessments import audit as history_audit
-from assessments import moderation, services
+from assessments import audit, moderation, services
 from assessments.models import (
     Assessment,
     AuditEntry,
@@ -378,17 +377,17 @@ class Command(BaseCommand):
         by_enrolment = {}
         for attempt in attempts:
             by_enrolment.setdefault(attempt.enrolment_id, []).append(attempt)
-        judgements, item_links, sign_offs, audit, amendments = [], [], [], [], []
+        judgements, item_links, sign_offs, entries, amendments = [], [], [], [], []
         for enrolment in enrolments:
             previous = None
             criteria = self.criteria[enrolment.unit_id]
             for attempt in by_enrolment[enrolment.pk]:
                 attempt.enrolment = enrolment
-                rows = self._judgements(attempt, criteria, previous, audit)
+                rows = self._judgements(attempt, criteria, previous, entries)
                 judgements += rows
                 if attempt.status != "open":
                     item_links += [(attempt, item) for item in enrolment.items]
-                    audit.append(
+                    entries.append(
                         AuditEntry(
                             assessment=attempt,
                             action="submitted",
@@ -440,20 +439,20 @@ class Command(BaseCommand):
         )
         SignOff.objects.bulk_create(sign_offs, batch_size=2000)
         # The signed record goes into the chain as the service writes it (audit.sign_off_content).
-        audit += [
+        entries += [
             AuditEntry(
                 assessment=signed.assessment,
                 action="signed off",
                 actor=signed.signed_by,
                 at=signed.signed_at,
-                after=history_audit.sign_off_content(signed),
+                after=audit.sign_off_content(signed),
             )
             for signed in sign_offs
         ]
-        for entry in audit:
+        for entry in entries:
             if entry.judgement is not None:
                 entry.judgement_id = entry.judgement.pk
-        AuditEntry.objects.bulk_create(history_audit.chain_new(audit), batch_size=5000)
+        AuditEntry.objects.bulk_create(audit.chain_new(entries), batch_size=5000)
         # Few, so through the service itself: the amendment, its audit entry, the new result.
         for attempt, by in amendments:
             services.amend_result(
@@ -463,7 +462,7 @@ class Command(BaseCommand):
                 reason="The workplace supervisor's report was filed against the wrong candidate.",
             )
 
-    def _judgements(self, attempt, criteria, previous, audit):
+    def _judgements(self, attempt, criteria, previous, entries):
         """The attempt's judgements as the assessor left them, and their audit entries."""
         rng = self.rng
         carried = {j.criterion_id: j for j in previous or [] if j.verdict == "satisfactory"}
@@ -507,7 +506,7 @@ class Command(BaseCommand):
                 )
                 row.covered = [] if fails else items
                 blank = Judgement()
-                audit.append(
+                entries.append(
                     AuditEntry(
                         assessment=attempt,
                         judgement=row,
