@@ -11,6 +11,7 @@ from django.db import models
 from django.db.models import Exists, OuterRef, Q
 from django.urls import reverse
 
+from assessments.models import Assessment, Enrolment, ModerationSample
 from standards.models import PerformanceCriterion
 
 
@@ -22,8 +23,6 @@ class EvidenceQuerySet(models.QuerySet):
         if user.is_administrator:
             return self
         if user.is_assessor:
-            from assessments.models import Assessment, Enrolment, ModerationSample
-
             # Only what they assess: items mapped to, or submitted in, a unit they assess
             # for the candidate, the candidate's items not mapped to any unit yet, and the
             # records they made themselves; not evidence for units someone else assesses.
@@ -49,8 +48,6 @@ class EvidenceQuerySet(models.QuerySet):
         return self.filter(candidate=user)
 
     def with_lock_state(self):
-        from assessments.models import Assessment
-
         submitted = Assessment.evidence.through.objects.filter(evidence=OuterRef("pk"))
         return self.annotate(is_submitted=Exists(submitted))
 
