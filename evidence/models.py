@@ -8,7 +8,7 @@ must stay exactly as it was.
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, F, OuterRef
 from django.urls import reverse
 
 from assessments.models import Assessment, Enrolment, ModerationSample
@@ -26,25 +26,25 @@ class EvidenceQuerySet(models.QuerySet):
             # Only what they assess: items mapped to, or submitted in, a unit they assess
             # for the candidate, the candidate's items not mapped to any unit yet, and the
             # records they made themselves; not evidence for units someone else assesses.
-            assigned = Enrolment.objects.filter(candidate=OuterRef("candidate"), assessor=user)
-            unmapped = ~Exists(EvidenceMapping.objects.filter(evidence=OuterRef("pk")))
+            # A moderator also opens the evidence of the decisions sampled for them.
+            # Each rule is a set of ids and the page filters by their union: testing every
+            # rule row by row took ~1 s per page at 10,000 candidates (issue 13).
+            assessed = Enrolment.objects.filter(assessor=user)
             mapped = EvidenceMapping.objects.filter(
-                evidence=OuterRef("pk"),
-                criterion__outcome__unit__enrolments__candidate=OuterRef("candidate"),
-                criterion__outcome__unit__enrolments__assessor=user,
-            )
-            submitted = Assessment.objects.filter(evidence=OuterRef("pk"), enrolment__assessor=user)
-            # A moderator opens the evidence of the decisions sampled for them.
-            moderated = ModerationSample.objects.moderated_by(user).filter(
-                assessment__evidence=OuterRef("pk")
-            )
-            return self.filter(
-                Q(recorded_by=user)
-                | (Exists(assigned) & unmapped)
-                | Exists(mapped)
-                | Exists(submitted)
-                | Exists(moderated)
-            )
+                criterion__outcome__unit__enrolments__in=assessed,
+                criterion__outcome__unit__enrolments__candidate=F("evidence__candidate"),
+            ).values("evidence")
+            unmapped = Evidence.objects.filter(
+                candidate__in=assessed.values("candidate"), mappings__isnull=True
+            ).values("pk")
+            submitted = Assessment.evidence.through.objects.filter(
+                assessment__enrolment__in=assessed
+            ).values("evidence")
+            moderated = Assessment.evidence.through.objects.filter(
+                assessment__in=ModerationSample.objects.moderated_by(user).values("assessment")
+            ).values("evidence")
+            recorded = Evidence.objects.filter(recorded_by=user).values("pk")
+            return self.filter(pk__in=mapped.union(unmapped, submitted, moderated, recorded))
         return self.filter(candidate=user)
 
     def with_lock_state(self):
