@@ -8,6 +8,7 @@ from assessment_portal.queries import count_of
 from standards.models import PerformanceCriterion, Unit
 
 from .models import (
+    Amendment,
     Assessment,
     Cohort,
     Enrolment,
@@ -100,7 +101,11 @@ def assessor_summary(user):
         decisions.select_related(
             "signed_by", "assessment__enrolment__candidate", "assessment__enrolment__unit"
         )
-        .annotate(amendment_count=Count("assessment__amendments"))
+        # A subquery, not a join: counting through a join groups every sign-off before
+        # the ten newest are taken (100 ms at 10,000 candidates).
+        .annotate(
+            amendment_count=count_of(Amendment.objects.filter(assessment=OuterRef("assessment")))
+        )
         .order_by("-signed_at")[:10]
     )
     return {
