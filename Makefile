@@ -20,7 +20,8 @@ run: db
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
 # Production mode on this machine (README, "Deploying"): DEBUG off, gunicorn serving
-# static files through WhiteNoise, and the task worker; both stop together.
+# static files through WhiteNoise, and the task workers (moderation reports in a
+# queue of their own); all stop together.
 # Needs the production environment; nothing insecure is made up for it.
 serve: export DEBUG := 0
 serve: export WEB_BIND ?= $(HOST):$(PORT)
@@ -34,8 +35,9 @@ serve: setup
 	  exit 1; fi
 	$(PY) manage.py migrate --no-input
 	$(PY) manage.py collectstatic --no-input --verbosity 0
-	$(PY) manage.py run_worker & worker=$$!; \
-	trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
+	$(PY) manage.py run_worker --exclude-queues exports & worker=$$!; \
+	$(PY) manage.py run_worker --queue-name exports & reports=$$!; \
+	trap 'kill $$worker $$reports 2>/dev/null' EXIT INT TERM; \
 	$(VENV)/bin/gunicorn --config assessment_portal/gunicorn.conf.py
 
 test: setup

@@ -217,7 +217,14 @@ EVIDENCE_PDF_PREVIEW_PAGES = int(os.environ.get("EVIDENCE_PDF_PREVIEW_PAGES", "2
 # Long jobs (large moderation reports, account e-mails) run in the background:
 # `manage.py run_worker` takes them from the database queue. `make run` and
 # `make serve` start one beside the server.
-TASKS = {"default": {"BACKEND": os.environ.get("TASKS_BACKEND", "django_tasks_db.DatabaseBackend")}}
+# Moderation reports go to a queue of their own, so a long PDF never holds up e-mails,
+# cohort enrolments or webhooks queued behind it (`make serve` runs a worker for each).
+TASKS = {
+    "default": {
+        "BACKEND": os.environ.get("TASKS_BACKEND", "django_tasks_db.DatabaseBackend"),
+        "QUEUES": ["default", "exports"],
+    }
+}
 
 ASSESSMENT_MAX_ATTEMPTS = int(os.environ.get("ASSESSMENT_MAX_ATTEMPTS", "3"))
 

@@ -5,7 +5,7 @@ from django.tasks import task
 from . import moderation
 
 
-@task()
+@task(queue_name="exports")
 def build_moderation_export(export_id):
     """Build a queued moderation report; its ModerationExport row records the outcome."""
     return moderation.run_export(export_id)

@@ -9,10 +9,9 @@ from django.urls import reverse
 from assessments import cohorts, moderation, services
 from assessments.models import Assessment, Cohort, CohortEnrolment, Enrolment, Judgement
 from standards.models import PerformanceCriterion, Unit
+from tests.tasks_support import DATABASE, use_task_backend
 
 pytestmark = pytest.mark.django_db
-
-DATABASE_WORKER = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 
 
 @pytest.fixture
@@ -38,7 +37,7 @@ def run_worker(monkeypatch):
     monkeypatch.setattr(
         "django_tasks_db.management.commands.db_worker.close_old_connections", lambda: None
     )
-    call_command("db_worker", "--batch", "--no-startup-delay", "--no-reload", "--interval", "0")
+    call_command("run_worker", "--batch", "--no-startup-delay", "--no-reload", "--interval", "0")
 
 
 def test_enrolling_a_cohort_writes_every_judgement_in_a_fixed_number_of_queries(
@@ -68,7 +67,7 @@ def test_enrolling_a_cohort_writes_every_judgement_in_a_fixed_number_of_queries(
 def test_cohort_enrolment_runs_in_the_worker_and_the_page_shows_its_progress(
     client, people, make_user, settings, monkeypatch
 ):
-    settings.TASKS = DATABASE_WORKER
+    use_task_backend(settings, DATABASE)
     cohort = cohort_of(make_user, 3)
     services.enrol(
         candidate=cohort.candidates.first(),
@@ -99,7 +98,7 @@ def test_cohort_enrolment_runs_in_the_worker_and_the_page_shows_its_progress(
 
 
 def test_a_cohort_enrolment_that_breaks_a_rule_fails_and_enrols_nobody(people, make_user, settings):
-    settings.TASKS = DATABASE_WORKER
+    use_task_backend(settings, DATABASE)
     cohort = cohort_of(make_user, 3)
     job = cohorts.request_enrolment(
         cohort=cohort,
@@ -122,7 +121,7 @@ def test_queued_reports_and_enrolments_are_all_worked_through_in_order(
     people, make_user, settings, monkeypatch
 ):
     """Several large jobs queued at once: each is run, oldest first; none waits forever."""
-    settings.TASKS = DATABASE_WORKER
+    use_task_backend(settings, DATABASE)
     moderator = make_user("mod", "assessor", is_moderator=True)
     cohort = cohort_of(make_user, 4)
     unit = Unit.objects.get(code="57")

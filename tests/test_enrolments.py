@@ -6,10 +6,9 @@ from django.urls import reverse
 from assessments import services
 from assessments.models import Cohort, Enrolment
 from standards.models import Unit
+from tests.tasks_support import IMMEDIATE, use_task_backend
 
 pytestmark = pytest.mark.django_db
-
-IMMEDIATE = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}
 
 
 @pytest.fixture
@@ -86,7 +85,7 @@ def test_admin_enrols_a_candidate_through_the_page(client, people):
 
 
 def test_admin_enrols_a_whole_cohort_through_the_page(client, people, settings):
-    settings.TASKS = IMMEDIATE
+    use_task_backend(settings, IMMEDIATE)
     cohort = Cohort.objects.create(name="NZ intake")
     cohort.candidates.add(people["c1"], people["c2"])
     client.force_login(people["admin"])

@@ -10,13 +10,12 @@ from django.utils import timezone
 from assessments import moderation
 from assessments.models import ModerationExport
 from tests import test_moderation
+from tests.tasks_support import IMMEDIATE, use_task_backend
 from tests.test_moderation import new_round, quick_attempt
 
 pytestmark = pytest.mark.django_db
 
 people = test_moderation.people
-
-IMMEDIATE = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}
 
 
 @pytest.fixture
@@ -79,7 +78,7 @@ def test_a_hung_export_and_one_never_picked_up_are_failed_too(people, round_):
 
 
 def test_the_export_page_shows_the_failure_and_retries_it(client, people, round_, settings):
-    settings.TASKS = IMMEDIATE
+    use_task_backend(settings, IMMEDIATE)
     export = stuck(round_, people["admin"], heartbeat_ago=timedelta(minutes=10))
     client.force_login(people["admin"])
     page = client.get(reverse("moderation:round_export", args=[round_.pk])).content.decode()

@@ -15,6 +15,7 @@ from assessments import services
 from integrations import webhooks
 from integrations.models import Webhook, WebhookDelivery
 from integrations.tasks import deliver_webhook
+from tests.tasks_support import DATABASE, IMMEDIATE, use_task_backend
 
 from . import integrations_support as support
 from .integrations_support import enrol, sign_off
@@ -22,7 +23,6 @@ from .integrations_support import enrol, sign_off
 pytestmark = pytest.mark.django_db
 people = support.people
 SECRET = "a-shared-secret-of-some-length"
-IMMEDIATE = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}
 
 
 class Receiver:
@@ -81,7 +81,7 @@ def webhook(receiver, people):
 def test_sign_off_is_posted_signed_and_verifiable(
     receiver, webhook, people, settings, django_capture_on_commit_callbacks
 ):
-    settings.TASKS = IMMEDIATE
+    use_task_backend(settings, IMMEDIATE)
     enrolment = enrol(people, "57")
     with django_capture_on_commit_callbacks(execute=True):
         attempt = sign_off(people, enrolment)
@@ -99,7 +99,7 @@ def test_sign_off_is_posted_signed_and_verifiable(
 
 
 def test_a_receiver_with_the_wrong_secret_rejects_the_signature(webhook, people, settings):
-    settings.TASKS = IMMEDIATE
+    use_task_backend(settings, IMMEDIATE)
     with Receiver("some-other-secret-entirely") as wrong:
         Webhook.objects.filter(pk=webhook.pk).update(url=wrong.url)
         enrolment = enrol(people, "57")
@@ -111,7 +111,7 @@ def test_a_receiver_with_the_wrong_secret_rejects_the_signature(webhook, people,
 def test_failed_delivery_is_retried_later_by_the_worker_then_delivered(
     receiver, webhook, people, settings, django_capture_on_commit_callbacks
 ):
-    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+    use_task_backend(settings, DATABASE)
     receiver.answers = [500]
     enrolment = enrol(people, "57")
     with django_capture_on_commit_callbacks(execute=True):
@@ -140,7 +140,7 @@ def test_failed_delivery_is_retried_later_by_the_worker_then_delivered(
 
 
 def test_the_task_schedules_its_retry_with_backoff(receiver, webhook, people, settings):
-    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+    use_task_backend(settings, DATABASE)
     receiver.answers = [503, 503]
     sign_off(people, enrol(people, "57"))
     delivery = WebhookDelivery.objects.get()
@@ -154,7 +154,7 @@ def test_the_task_schedules_its_retry_with_backoff(receiver, webhook, people, se
 
 
 def test_gives_up_after_the_last_attempt(webhook, people, settings):
-    settings.TASKS = IMMEDIATE
+    use_task_backend(settings, IMMEDIATE)
     settings.WEBHOOK_MAX_ATTEMPTS = 2
     Webhook.objects.filter(pk=webhook.pk).update(url="http://127.0.0.1:9/closed")
     sign_off(people, enrol(people, "57"))
@@ -170,7 +170,7 @@ def test_gives_up_after_the_last_attempt(webhook, people, settings):
 def test_amendment_is_posted_as_an_amended_result(
     receiver, webhook, people, settings, django_capture_on_commit_callbacks
 ):
-    settings.TASKS = IMMEDIATE
+    use_task_backend(settings, IMMEDIATE)
     # With no attempt left, amending to "not achieved" is the final result (with one
     # left, the amendment opens it and the enrolment is continuing).
     settings.ASSESSMENT_MAX_ATTEMPTS = 1
@@ -186,7 +186,7 @@ def test_amendment_is_posted_as_an_amended_result(
 
 
 def test_nothing_is_sent_when_the_decision_rolls_back(webhook, people, settings):
-    settings.TASKS = IMMEDIATE
+    use_task_backend(settings, IMMEDIATE)
     enrolment = enrol(people, "57")
     with pytest.raises(RuntimeError), services.transaction.atomic():
         sign_off(people, enrolment)

@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 from pypdf import PdfReader
 
+from assessment_portal.people_tasks import send_set_password_emails
 from assessments import moderation, services
 from assessments.models import (
     Assessment,
@@ -27,16 +28,15 @@ from assessments.models import (
     SignOff,
 )
 from standards.models import PerformanceCriterion, Unit
+from tests.tasks_support import DATABASE, IMMEDIATE, use_task_backend
 from tests.test_assessment import add_evidence, judge_all
 
 pytestmark = pytest.mark.django_db
 
-IMMEDIATE = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}
-
 
 @pytest.fixture(autouse=True)
 def inline_tasks_and_private_media(settings, tmp_path):
-    settings.TASKS = IMMEDIATE
+    use_task_backend(settings, IMMEDIATE)
     settings.STORAGES = {
         **settings.STORAGES,
         "default": {
@@ -547,26 +547,42 @@ def test_pdf_report_states_x_of_y_and_names(people, reviewed_world):
         assert expected in text
 
 
-def test_export_runs_in_the_database_worker(people, reviewed_world, settings, monkeypatch):
-    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+def test_exports_run_in_a_queue_of_their_own_in_turn(
+    people, reviewed_world, settings, monkeypatch, mailoutbox
+):
+    """A long report never holds up other work, and queued reports are built in order."""
+    use_task_backend(settings, DATABASE)
     _review_both(people, reviewed_world)
-    export = moderation.request_export(
-        round_=reviewed_world["round"], format="csv", by=people["admin"]
+    first, second = (
+        moderation.request_export(round_=reviewed_world["round"], format=f, by=people["admin"])
+        for f in ("csv", "pdf")
     )
-    assert export.status == "queued"
-    assert default_task_backend.get_result(export.task_result_id).status == TaskResultStatus.READY
+    assert first.status == second.status == "queued"
+    assert default_task_backend.get_result(first.task_result_id).status == TaskResultStatus.READY
+    people["a1"].email = "aroha@example.org"
+    people["a1"].save()
+    send_set_password_emails.enqueue([people["a1"].pk], "https://portal.example")
     # Between tasks the worker closes stale connections, which on PostgreSQL would
     # close this test's connection and its open transaction with it.
     monkeypatch.setattr(
         "django_tasks_db.management.commands.db_worker.close_old_connections", lambda: None
     )
-    call_command("db_worker", "--batch", "--no-startup-delay", "--no-reload", "--interval", "0")
-    export.refresh_from_db()
-    assert export.status == "done"
-    assert export.started_at <= export.finished_at
-    result = default_task_backend.get_result(export.task_result_id)
+    worker = ["run_worker", "--batch", "--no-startup-delay", "--no-reload", "--interval", "0"]
+
+    # `make serve`'s worker for everything but reports: the e-mail goes, the reports wait.
+    call_command(*worker, "--exclude-queues", "exports")
+    assert [m.to for m in mailoutbox] == [["aroha@example.org"]]
+    first.refresh_from_db()
+    assert first.status == "queued"
+
+    call_command(*worker, "--queue-name", "exports")
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert first.status == second.status == "done"
+    assert first.finished_at <= second.started_at
+    result = default_task_backend.get_result(first.task_result_id)
     assert result.status == TaskResultStatus.SUCCESSFUL
-    assert _download(people, export).startswith(b"\xef\xbb\xbfRound,Unit,Candidate")
+    assert _download(people, first).startswith(b"\xef\xbb\xbfRound,Unit,Candidate")
 
 
 def test_failed_export_is_recorded(people, reviewed_world, monkeypatch):
@@ -583,7 +599,7 @@ def test_failed_export_is_recorded(people, reviewed_world, monkeypatch):
 
 
 def test_export_page_polls_until_ready(client, people, reviewed_world, settings):
-    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+    use_task_backend(settings, DATABASE)
     round_ = reviewed_world["round"]
     client.force_login(people["admin"])
     response = client.post(

@@ -14,17 +14,16 @@ from notifications.models import DueReminder, EmailOptOut, Kind, Notification
 from notifications.reminders import send_due_reminders
 from notifications.services import mark_read, set_emailed_kinds
 from standards.models import Unit
+from tests.tasks_support import IMMEDIATE, use_task_backend
 from tests.test_assessment import add_evidence, judge_all
 from tests.test_moderation import new_round, quick_attempt
 
 pytestmark = pytest.mark.django_db
 
-IMMEDIATE = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}
-
 
 @pytest.fixture(autouse=True)
 def inline_tasks(settings):
-    settings.TASKS = IMMEDIATE
+    use_task_backend(settings, IMMEDIATE)
     settings.PORTAL_URL = "https://portal.example.ac.nz"
 
 

@@ -24,6 +24,7 @@ from assessments import services as assessment_services
 from evidence import services
 from evidence.models import Evidence, EvidenceFile
 from standards.models import Unit
+from tests.tasks_support import IMMEDIATE, use_task_backend
 from tests.test_evidence import create_files_item, file_item, login, pdf_bytes, png_bytes, upload
 from tests.test_moderation import new_round, quick_attempt
 
@@ -179,7 +180,7 @@ def test_a_database_failure_midway_leaves_no_object(
 def test_moderation_report_is_stored_in_the_bucket_and_downloaded(
     client, people, seaweedfs, s3_bucket, settings
 ):
-    settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}
+    use_task_backend(settings, IMMEDIATE)
     tama = people["candidate"]
     tama.first_name = "Tama"
     tama.save()

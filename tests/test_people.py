@@ -17,6 +17,7 @@ from assessment_portal.identifiers import (
     validate_usi,
 )
 from assessments.models import Cohort
+from tests.tasks_support import DATABASE, IMMEDIATE, use_task_backend
 
 pytestmark = pytest.mark.django_db
 
@@ -59,7 +60,7 @@ def good_lines(count):
 @pytest.fixture(autouse=True)
 def tasks_run_in_the_request(settings):
     """E-mails go through the task queue; here the queue runs each task at once."""
-    settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}
+    use_task_backend(settings, IMMEDIATE)
 
 
 @pytest.fixture
@@ -602,7 +603,7 @@ def run_worker(monkeypatch):
 def test_import_emails_are_sent_by_the_worker_not_the_request(
     administrator_client, settings, monkeypatch
 ):
-    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+    use_task_backend(settings, DATABASE)
     post_csv(administrator_client, csv_file(HEADER, *good_lines(250)))
     response = administrator_client.get(reverse("user_list"))
     assert "will be emailed a link" in response.content.decode()
@@ -626,7 +627,7 @@ def test_import_emails_are_sent_by_the_worker_not_the_request(
 def test_mail_server_failure_keeps_the_accounts_and_fails_the_task(
     administrator_client, settings, monkeypatch
 ):
-    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+    use_task_backend(settings, DATABASE)
     post_csv(administrator_client, csv_file(HEADER, *good_lines(3)))
 
     def refuse(self, messages):
@@ -641,7 +642,7 @@ def test_mail_server_failure_keeps_the_accounts_and_fails_the_task(
 
 
 def test_failed_import_queues_no_email(administrator_client, settings):
-    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+    use_task_backend(settings, DATABASE)
     lines = good_lines(3)
     lines[2] = lines[2].replace("Person3@Example.ac.nz", "not-an-address")
     post_csv(administrator_client, csv_file(HEADER, *lines))

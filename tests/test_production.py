@@ -16,12 +16,12 @@ from django.urls import reverse
 from django.utils import timezone
 
 from assessment_portal.models import WorkerHeartbeat
+from tests.tasks_support import DATABASE, use_task_backend
 
 pytestmark = pytest.mark.django_db
 
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "correct horse battery"
-DATABASE_QUEUE = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 
 
 def production_env(**changes):
@@ -49,7 +49,7 @@ def run_python(code, env):
 
 @pytest.fixture
 def database_queue(settings):
-    settings.TASKS = DATABASE_QUEUE
+    use_task_backend(settings, DATABASE)
 
 
 def run_worker_batch(monkeypatch):
@@ -107,7 +107,7 @@ def test_worker_heartbeat_records_each_worker(database_queue, monkeypatch):
 
 
 def test_healthz_names_storage_that_cannot_be_written(client, settings, tmp_path, monkeypatch):
-    settings.TASKS = DATABASE_QUEUE
+    use_task_backend(settings, DATABASE)
     run_worker_batch(monkeypatch)
     not_a_folder = tmp_path / "media-is-a-file"
     not_a_folder.write_text("")

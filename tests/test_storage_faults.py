@@ -13,6 +13,7 @@ from assessments import moderation
 from assessments.models import ModerationExport
 from evidence import services
 from evidence.models import Evidence, EvidenceFile
+from tests.tasks_support import IMMEDIATE, use_task_backend
 from tests.test_evidence import file_item, pdf_bytes, upload
 
 pytestmark = pytest.mark.django_db
@@ -89,7 +90,7 @@ def test_failed_added_file_leaves_the_item_as_it_was(make_user, settings, media_
 
 
 def test_failed_report_export_leaves_no_file(make_user, failing_disk, settings):
-    settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}
+    use_task_backend(settings, IMMEDIATE)
     from tests.test_moderation import new_round, quick_attempt
 
     admin = make_user("admin", "administrator")

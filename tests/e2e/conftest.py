@@ -13,6 +13,7 @@ import pytest
 
 from standards.models import Unit
 from standards.services import import_unit_file
+from tests.tasks_support import IMMEDIATE, use_task_backend
 
 from ..conftest import UNIT_FILES
 
@@ -59,7 +60,7 @@ def browser():
 @pytest.fixture
 def site(live_server, settings):
     """The live server with the units loaded (a browser test's flush empties the database)."""
-    settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}
+    use_task_backend(settings, IMMEDIATE)
     if not Unit.objects.exists():
         for path in UNIT_FILES:
             import_unit_file(path)

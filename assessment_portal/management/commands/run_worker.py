@@ -1,7 +1,9 @@
 """The task worker with a heartbeat: django-tasks-db's ``db_worker`` plus a
 row in WorkerHeartbeat refreshed every few seconds, which /healthz reads.
 
-Takes the same options as ``db_worker``.
+Takes the same options as ``db_worker``, but takes every queue unless told which:
+one worker is enough for a small site; `make serve` runs one for the "exports" queue
+(moderation reports) and one for the rest (README, "Deploying").
 """
 
 import logging
@@ -48,6 +50,10 @@ def keep_beating(worker_id, started_at, stop):
 
 class Command(db_worker.Command):
     help = "Run the background task worker, recording a heartbeat for /healthz"
+
+    def add_arguments(self, parser):
+        super().add_arguments(parser)
+        parser.set_defaults(queue_name="*")
 
     def handle(self, *args, **options):
         if options["reload"] and os.environ.get(DJANGO_AUTORELOAD_ENV) != "true":
