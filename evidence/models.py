@@ -11,7 +11,7 @@ from django.db import models
 from django.db.models import Exists, F, OuterRef
 from django.urls import reverse
 
-from assessments.models import Assessment, Enrolment, ModerationSample
+from assessments.models import Assessment, ModerationSample
 from standards.models import PerformanceCriterion
 
 
@@ -29,16 +29,15 @@ class EvidenceQuerySet(models.QuerySet):
             # A moderator also opens the evidence of the decisions sampled for them.
             # Each rule is a set of ids and the page filters by their union: testing every
             # rule row by row took ~1 s per page at 10,000 candidates (issue 13).
-            assessed = Enrolment.objects.filter(assessor=user)
             mapped = EvidenceMapping.objects.filter(
-                criterion__outcome__unit__enrolments__in=assessed,
+                criterion__outcome__unit__enrolments__assessor=user,
                 criterion__outcome__unit__enrolments__candidate=F("evidence__candidate"),
             ).values("evidence")
             unmapped = Evidence.objects.filter(
-                candidate__in=assessed.values("candidate"), mappings__isnull=True
+                candidate__enrolments__assessor=user, mappings__isnull=True
             ).values("pk")
             submitted = Assessment.evidence.through.objects.filter(
-                assessment__enrolment__in=assessed
+                assessment__enrolment__assessor=user
             ).values("evidence")
             moderated = Assessment.evidence.through.objects.filter(
                 assessment__in=ModerationSample.objects.moderated_by(user).values("assessment")
