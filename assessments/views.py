@@ -287,17 +287,6 @@ def _find(judgements, pk):
     raise Http404
 
 
-def _range_of(criterion, covered_ids):
-    """The criterion's prefetched range as ``services.criterion_range`` gives it."""
-    statements = []
-    for statement in criterion.range_statements.all():
-        items = list(statement.items.all())
-        for item in items:
-            item.covered = item.pk in covered_ids
-        statements.append((statement, items))
-    return statements
-
-
 def _row(judgement, statements, mappings, form=None, pre_tick=True):
     """What the per-criterion template shows: the saved judgement, or what was typed.
 
@@ -342,11 +331,14 @@ def _row(judgement, statements, mappings, form=None, pre_tick=True):
     return {
         "judgement": judgement,
         "criterion": judgement.criterion,
+        "prefix": prefix[:-1],
         "ranges": ranges,
         "mappings": mappings,
         "values": values,
-        "methods": Judgement.Method.choices,
-        "rules": RULES,
+        "methods": [
+            (value, label, value in values["methods"]) for value, label in Judgement.Method.choices
+        ],
+        "rules": [(rule, rule in values["rules"]) for rule in RULES],
         "errors": form.non_field_errors() if form is not None else [],
         "open": form is not None,
     }
@@ -363,10 +355,8 @@ def _assessment_for_page(request, pk):
         request.user,
         pk=pk,
     )
-    judgements = (
-        assessment.judgements.select_related("criterion__outcome", "updated_by")
-        .prefetch_related("range_items", "criterion__range_statements__items")
-        .order_by("criterion__outcome__sort_key", "criterion__sort_key")
+    judgements = assessment.judgements.select_related("criterion__outcome").order_by(
+        "criterion__outcome__sort_key", "criterion__sort_key"
     )
     return assessment, list(judgements)
 
@@ -386,13 +376,18 @@ def _render_assessment(request, assessment, judgements, bound_form=None):
     show_judgements = not request.user.is_candidate or assessment.status == "signed_off"
     # Candidates have their own evidence pages; the panel is for those who judge or oversee.
     with_evidence = show_judgements and not request.user.is_candidate
-    mappings = by_criterion(mappings_in_attempt(assessment)) if with_evidence else {}
+    # Only an unjudged criterion being marked ticks what its mappings claim.
+    mappings = (
+        by_criterion(mappings_in_attempt(assessment, claims=marking)) if with_evidence else {}
+    )
+    ranges = services.attempt_ranges(assessment)
     rows = [
         _row(
             j,
-            _range_of(j.criterion, {item.pk for item in j.range_items.all()}),
+            ranges.get(j.criterion_id, []),
             mappings.get(j.criterion_id, []),
             bound_form if bound_form is not None and bound_form.prefix == f"j{j.pk}" else None,
+            pre_tick=marking,
         )
         for j in judgements
     ]
@@ -433,7 +428,7 @@ def _render_assessment(request, assessment, judgements, bound_form=None):
             "can_amend": assessment.status == "signed_off"
             and services.can_amend(request.user, assessment),
             "attempts": attempts,
-            **_history_context(request, assessment, attempts),
+            **_history_context(request, assessment, attempts, ranges),
             "next_attempt": next(
                 (a for a in attempts if a.attempt == assessment.attempt + 1), None
             ),
@@ -441,13 +436,29 @@ def _render_assessment(request, assessment, judgements, bound_form=None):
     )
 
 
-def _history_context(request, assessment, attempts):
-    """History in words, amendments and why the attempt was closed (assessments/history.py)."""
+def _history_context(request, assessment, attempts, ranges):
+    """History in words, amendments and why the attempt was closed (assessments/history.py).
+
+    ``ranges`` as ``services.attempt_ranges`` gives them: the unit's range items, read once.
+    """
     unit = assessment.enrolment.unit
     entries = list(assessment.audit.select_related("actor", "judgement__criterion"))
-    amendments = assessment.amendments.select_related("amended_by")
+    item_text = {
+        item.pk: item.text
+        for statements in ranges.values()
+        for _, items in statements
+        for item in items
+    }
+    # Only a signed-off result can be amended (services.amend_result).
+    amendments = (
+        assessment.amendments.select_related("amended_by")
+        if assessment.status == Assessment.Status.SIGNED_OFF
+        else []
+    )
     return {
-        "history": [] if request.user.is_candidate else history.history_rows(entries, unit),
+        "history": []
+        if request.user.is_candidate
+        else history.history_rows(entries, unit, item_text),
         "chain": audit.chain_summary(entries),
         "amendments": history.amendment_rows(amendments, entries, unit),
         "closed_by": history.closed_by(entries, attempts, unit)
@@ -495,13 +506,12 @@ def judge(request, pk, judgement_pk):
     if not request.headers.get("HX-Request"):
         messages.success(request, f"Saved {number}.")
         return redirect(f"{saved.assessment.get_absolute_url()}#criterion-{number}")
-    # A judged criterion ticks nothing from its mappings, so their claims are not read.
-    mappings = mappings_in_attempt(saved.assessment, criteria=[saved.criterion_id], claims=False)
+    # The criterion's mapped evidence is not read: the page keeps the list it shows.
     return render(
         request,
         "assessments/_judgement.html",
         {
-            "row": _row(saved, saved.range, list(mappings), pre_tick=False),
+            "row": _row(saved, saved.range, [], pre_tick=False),
             "assessment": saved.assessment,
             "unit": saved.assessment.enrolment.unit,
             "marking": True,
@@ -517,7 +527,7 @@ def judge(request, pk, judgement_pk):
 
 def _render_row(request, assessment, judgement, form):
     """One criterion with the refused form, as htmx swaps it."""
-    statements = _range_of(judgement.criterion, {item.pk for item in judgement.range_items.all()})
+    statements = services.criterion_range(judgement.criterion, judgement=judgement)
     mappings = mappings_in_attempt(assessment, criteria=[judgement.criterion_id])
     return render(
         request,
