@@ -13,7 +13,12 @@ from django.views.decorators.http import require_GET, require_POST
 from assessment_portal import people
 from assessment_portal.access import administrator_required, get_visible_or_404
 from assessment_portal.queries import count_of
-from evidence.review import by_criterion, confirmed_range_items, mappings_in_attempt
+from evidence.review import (
+    by_criterion,
+    confirmed_range_items,
+    mappings_in_attempt,
+    read_confirmed_claims,
+)
 from standards.models import Unit
 
 from . import audit, cohorts, dashboards, enrolment_status, history, services
@@ -385,10 +390,10 @@ def _render_assessment(request, assessment, judgements, bound_form=None):
     show_judgements = not request.user.is_candidate or assessment.status == "signed_off"
     # Candidates have their own evidence pages; the panel is for those who judge or oversee.
     with_evidence = show_judgements and not request.user.is_candidate
-    # Only an unjudged criterion being marked ticks what its mappings claim.
-    mappings = (
-        by_criterion(mappings_in_attempt(assessment, claims=marking)) if with_evidence else {}
-    )
+    mappings = by_criterion(mappings_in_attempt(assessment, claims=False)) if with_evidence else {}
+    if marking:
+        # An unjudged criterion starts with the items its confirmed mappings claim.
+        read_confirmed_claims([m for ms in mappings.values() for m in ms])
     ranges = services.attempt_ranges(assessment)
     rows = [
         _row(
