@@ -552,8 +552,8 @@ def test_page_and_save_query_counts_do_not_grow(
     assessment, _, _ = attempt
     _more_of_everything(people, assessment, size)
     client.force_login(people["assessor"])
-    # Session, user, attempt, judgements, every criterion's range, mappings and their
-    # claims, attempts, audit entries.
+    # Session, user, attempt, judgements, every criterion's range, mappings and what the
+    # confirmed ones claim, attempts, audit entries.
     with django_assert_max_num_queries(9):
         response = client.get(assessment.get_absolute_url())
     assert response.status_code == 200
