@@ -442,7 +442,7 @@ def _render_assessment(request, assessment, judgements, bound_form=None):
             "can_amend": assessment.status == "signed_off"
             and services.can_amend(request.user, assessment),
             "attempts": attempts,
-            **_history_context(request, assessment, attempts, ranges),
+            **_history_context(request, assessment, attempts, judgements, ranges),
             "next_attempt": next(
                 (a for a in attempts if a.attempt == assessment.attempt + 1), None
             ),
@@ -450,13 +450,18 @@ def _render_assessment(request, assessment, judgements, bound_form=None):
     )
 
 
-def _history_context(request, assessment, attempts, ranges):
+def _history_context(request, assessment, attempts, judgements, ranges):
     """History in words, amendments and why the attempt was closed (assessments/history.py).
 
-    ``ranges`` as ``services.attempt_ranges`` gives them: the unit's range items, read once.
+    The page has read the attempt's ``judgements`` (with their criteria) and ``ranges``
+    (as ``services.attempt_ranges`` gives them, the unit's range items): not read again.
     """
     unit = assessment.enrolment.unit
-    entries = list(assessment.audit.select_related("actor", "judgement__criterion"))
+    entries = list(assessment.audit.select_related("actor"))
+    by_pk = {j.pk: j for j in judgements}
+    for entry in entries:
+        if entry.judgement_id:
+            entry.judgement = by_pk[entry.judgement_id]
     item_text = {
         item.pk: item.text
         for statements in ranges.values()
