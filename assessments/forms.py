@@ -158,10 +158,6 @@ class SignOffForm(forms.Form):
     )
     declaration = forms.BooleanField(label="I make the assessor declaration above.", required=False)
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.helper = _helper("Sign off the result")
-
 
 class AmendmentForm(forms.Form):
     new_result = forms.ChoiceField(label="Correct result", choices=Assessment.Result.choices)

@@ -135,9 +135,13 @@ def describe(entry, unit, item_text):
     return action.capitalize(), []
 
 
-def history_rows(entries, unit):
-    # Every item of the unit, in one query whatever the entries mention.
-    item_text = dict(RangeItem.objects.filter(range_statement__unit=unit).values_list("pk", "text"))
+def history_rows(entries, unit, item_text=None):
+    """``item_text`` ({pk: text} of the unit's range items) if the caller has read them."""
+    if item_text is None:
+        # Every item of the unit, in one query whatever the entries mention.
+        item_text = dict(
+            RangeItem.objects.filter(range_statement__unit=unit).values_list("pk", "text")
+        )
     rows = []
     for entry in entries:
         what, details = describe(entry, unit, item_text)

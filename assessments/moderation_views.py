@@ -303,10 +303,14 @@ def my_reviews(request):
 def review(request, pk):
     sample = _sample_or_404(
         request,
-        _samples_with_people(ModerationSample.objects.moderated_by(request.user)),
+        ModerationSample.objects.moderated_by(request.user).select_related(
+            "round__unit", "assessor", "moderator", "review"
+        ),
         pk,
     )
     context = moderation.review_context(sample)
+    # The attempt as review_context read it, with its people and sign-off: not read twice.
+    sample.assessment = context["assessment"]
     done = getattr(sample, "review", None)
     form = refusal = None
     if done is None:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Exists, IntegerField, OuterRef, Q, Subquery
+from django.db.models import Count, Exists, F, IntegerField, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -478,8 +478,36 @@ def criterion_range(criterion, judgement=None):
             judgement=judgement, rangeitem=OuterRef("pk")
         )
         items = items.annotate(covered=Exists(covered))
+    return _by_statement(items.order_by("range_statement__position", "position"))
+
+
+def attempt_ranges(assessment):
+    """Every criterion's range in the attempt, items marked ``covered`` by its judgement.
+
+    One query for the whole unit (a marking page shows every criterion):
+    {criterion id: [(statement, [item, ...]), ...]} as ``criterion_range`` gives each.
+    """
+    covered = Judgement.range_items.through.objects.filter(
+        judgement__assessment=assessment,
+        judgement__criterion=OuterRef("criterion_id"),
+        rangeitem=OuterRef("pk"),
+    )
+    # One row per item and criterion its statement explains: each criterion gets its own items.
+    items = (
+        RangeItem.objects.filter(range_statement__unit=assessment.enrolment.unit_id)
+        .annotate(criterion_id=F("range_statement__criteria"), covered=Exists(covered))
+        .select_related("range_statement")
+        .order_by("range_statement__position", "position")
+    )
+    by_criterion = {}
+    for item in items:
+        by_criterion.setdefault(item.criterion_id, []).append(item)
+    return {pk: _by_statement(rows) for pk, rows in by_criterion.items()}
+
+
+def _by_statement(items):
     statements = {}
-    for item in items.order_by("range_statement__position", "position"):
+    for item in items:
         statements.setdefault(item.range_statement, []).append(item)
     return list(statements.items())
 

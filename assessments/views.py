@@ -7,12 +7,18 @@ from django.core.paginator import Paginator
 from django.db.models import Count, OuterRef
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_POST
 
 from assessment_portal import people
 from assessment_portal.access import administrator_required, get_visible_or_404
 from assessment_portal.queries import count_of
-from evidence.review import by_criterion, confirmed_range_items, mappings_in_attempt
+from evidence.review import (
+    by_criterion,
+    confirmed_range_items,
+    mappings_in_attempt,
+    read_confirmed_claims,
+)
 from standards.models import Unit
 
 from . import audit, cohorts, dashboards, enrolment_status, history, services
@@ -287,15 +293,14 @@ def _find(judgements, pk):
     raise Http404
 
 
-def _range_of(criterion, covered_ids):
-    """The criterion's prefetched range as ``services.criterion_range`` gives it."""
-    statements = []
-    for statement in criterion.range_statements.all():
-        items = list(statement.items.all())
-        for item in items:
-            item.covered = item.pk in covered_ids
-        statements.append((statement, items))
-    return statements
+# The per-criterion form prints the choices' values and labels and its prefix ~100 times
+# per criterion. They are ours, so marked safe once rather than escaped each time: that was
+# a tenth of the marking page's rendering (issue 13).
+METHODS = [
+    (mark_safe(value), mark_safe(label))  # noqa: S308 - our own choices
+    for value, label in Judgement.Method.choices
+]
+SAFE_RULES = [mark_safe(rule) for rule in RULES]  # noqa: S308 - our own names
 
 
 def _row(judgement, statements, mappings, form=None, pre_tick=True):
@@ -342,11 +347,12 @@ def _row(judgement, statements, mappings, form=None, pre_tick=True):
     return {
         "judgement": judgement,
         "criterion": judgement.criterion,
+        "prefix": mark_safe(prefix[:-1]),  # noqa: S308 - "j" and an id
         "ranges": ranges,
         "mappings": mappings,
         "values": values,
-        "methods": Judgement.Method.choices,
-        "rules": RULES,
+        "methods": [(value, label, value in values["methods"]) for value, label in METHODS],
+        "rules": [(rule, rule in values["rules"]) for rule in SAFE_RULES],
         "errors": form.non_field_errors() if form is not None else [],
         "open": form is not None,
     }
@@ -363,10 +369,8 @@ def _assessment_for_page(request, pk):
         request.user,
         pk=pk,
     )
-    judgements = (
-        assessment.judgements.select_related("criterion__outcome", "updated_by")
-        .prefetch_related("range_items", "criterion__range_statements__items")
-        .order_by("criterion__outcome__sort_key", "criterion__sort_key")
+    judgements = assessment.judgements.select_related("criterion__outcome").order_by(
+        "criterion__outcome__sort_key", "criterion__sort_key"
     )
     return assessment, list(judgements)
 
@@ -386,13 +390,18 @@ def _render_assessment(request, assessment, judgements, bound_form=None):
     show_judgements = not request.user.is_candidate or assessment.status == "signed_off"
     # Candidates have their own evidence pages; the panel is for those who judge or oversee.
     with_evidence = show_judgements and not request.user.is_candidate
-    mappings = by_criterion(mappings_in_attempt(assessment)) if with_evidence else {}
+    mappings = by_criterion(mappings_in_attempt(assessment, claims=False)) if with_evidence else {}
+    if marking:
+        # An unjudged criterion starts with the items its confirmed mappings claim.
+        read_confirmed_claims([m for ms in mappings.values() for m in ms])
+    ranges = services.attempt_ranges(assessment)
     rows = [
         _row(
             j,
-            _range_of(j.criterion, {item.pk for item in j.range_items.all()}),
+            ranges.get(j.criterion_id, []),
             mappings.get(j.criterion_id, []),
             bound_form if bound_form is not None and bound_form.prefix == f"j{j.pk}" else None,
+            pre_tick=marking,
         )
         for j in judgements
     ]
@@ -433,7 +442,7 @@ def _render_assessment(request, assessment, judgements, bound_form=None):
             "can_amend": assessment.status == "signed_off"
             and services.can_amend(request.user, assessment),
             "attempts": attempts,
-            **_history_context(request, assessment, attempts),
+            **_history_context(request, assessment, attempts, judgements, ranges),
             "next_attempt": next(
                 (a for a in attempts if a.attempt == assessment.attempt + 1), None
             ),
@@ -441,13 +450,34 @@ def _render_assessment(request, assessment, judgements, bound_form=None):
     )
 
 
-def _history_context(request, assessment, attempts):
-    """History in words, amendments and why the attempt was closed (assessments/history.py)."""
+def _history_context(request, assessment, attempts, judgements, ranges):
+    """History in words, amendments and why the attempt was closed (assessments/history.py).
+
+    The page has read the attempt's ``judgements`` (with their criteria) and ``ranges``
+    (as ``services.attempt_ranges`` gives them, the unit's range items): not read again.
+    """
     unit = assessment.enrolment.unit
-    entries = list(assessment.audit.select_related("actor", "judgement__criterion"))
-    amendments = assessment.amendments.select_related("amended_by")
+    entries = list(assessment.audit.select_related("actor"))
+    by_pk = {j.pk: j for j in judgements}
+    for entry in entries:
+        if entry.judgement_id:
+            entry.judgement = by_pk[entry.judgement_id]
+    item_text = {
+        item.pk: item.text
+        for statements in ranges.values()
+        for _, items in statements
+        for item in items
+    }
+    # Only a signed-off result can be amended (services.amend_result).
+    amendments = (
+        assessment.amendments.select_related("amended_by")
+        if assessment.status == Assessment.Status.SIGNED_OFF
+        else []
+    )
     return {
-        "history": [] if request.user.is_candidate else history.history_rows(entries, unit),
+        "history": []
+        if request.user.is_candidate
+        else history.history_rows(entries, unit, item_text),
         "chain": audit.chain_summary(entries),
         "amendments": history.amendment_rows(amendments, entries, unit),
         "closed_by": history.closed_by(entries, attempts, unit)
@@ -495,13 +525,12 @@ def judge(request, pk, judgement_pk):
     if not request.headers.get("HX-Request"):
         messages.success(request, f"Saved {number}.")
         return redirect(f"{saved.assessment.get_absolute_url()}#criterion-{number}")
-    # A judged criterion ticks nothing from its mappings, so their claims are not read.
-    mappings = mappings_in_attempt(saved.assessment, criteria=[saved.criterion_id], claims=False)
+    # The criterion's mapped evidence is not read: the page keeps the list it shows.
     return render(
         request,
         "assessments/_judgement.html",
         {
-            "row": _row(saved, saved.range, list(mappings), pre_tick=False),
+            "row": _row(saved, saved.range, [], pre_tick=False),
             "assessment": saved.assessment,
             "unit": saved.assessment.enrolment.unit,
             "marking": True,
@@ -517,7 +546,7 @@ def judge(request, pk, judgement_pk):
 
 def _render_row(request, assessment, judgement, form):
     """One criterion with the refused form, as htmx swaps it."""
-    statements = _range_of(judgement.criterion, {item.pk for item in judgement.range_items.all()})
+    statements = services.criterion_range(judgement.criterion, judgement=judgement)
     mappings = mappings_in_attempt(assessment, criteria=[judgement.criterion_id])
     return render(
         request,

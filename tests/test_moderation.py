@@ -804,6 +804,13 @@ def test_pages_make_a_fixed_number_of_queries(
         assert response.status_code == 200
         assert len(response.context["selected"]) == 2
         moderation.draw_sample(round_=round_, by=people["admin"], moderators=[people["m1"]])
+        client.force_login(people["m1"])
+        pending = reverse("moderation:review", args=[round_.samples.first().pk])
+        # The review form: session, user, sample, attempt, judgements, their range items,
+        # evidence, files, mappings, and whether the moderator took part (2).
+        with django_assert_max_num_queries(11):
+            response = client.get(pending)
+        assert response.status_code == 200 and 'name="result"' in response.content.decode()
         for sample in round_.samples.all():
             moderation.submit_review(
                 sample=sample,
