@@ -323,6 +323,14 @@ def evidence_map(request, pk):
     criteria = (
         PerformanceCriterion.objects.filter(outcome__unit__in=units)
         .select_related("outcome__unit")
+        .only(
+            "number",
+            "text",
+            "outcome__number",
+            "outcome__title",
+            "outcome__unit__framework",
+            "outcome__unit__code",
+        )
         .order_by("outcome__unit__code", "sort_key")
     )
     form = MapForm(_bound(request), criteria=criteria)
