@@ -101,10 +101,15 @@ def evidence_list(request):
         .annotate(file_count=count_of(EvidenceFile.objects.filter(evidence=OuterRef("pk"))))
         .order_by("-created_at", "-pk")
         .prefetch_related(
+            # A page of 50 items has hundreds of mappings to a few dozen criteria: each
+            # criterion is loaded once, not once per mapping.
+            Prefetch("mappings", queryset=EvidenceMapping.objects.only("evidence", "criterion")),
             Prefetch(
-                "mappings",
-                queryset=EvidenceMapping.objects.select_related("criterion__outcome__unit"),
-            )
+                "mappings__criterion",
+                queryset=PerformanceCriterion.objects.select_related("outcome__unit").only(
+                    "number", "outcome__unit__framework", "outcome__unit__code"
+                ),
+            ),
         )
     )
     candidate_id, candidate = request.GET.get("candidate", ""), None
