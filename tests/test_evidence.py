@@ -563,10 +563,13 @@ def test_staff_find_a_candidates_evidence_by_search_not_a_list_of_everyone(
     for who in ["admin", "assessor"]:
         visit(who)
     for n in range(5):
-        map_to(file_item(people["candidate"], title=f"More {n}"), "1.1", "2.1")
+        map_to(file_item(people["candidate"], title=f"More {n}"), "2.1", "1.1")
         file_item(make_user(f"x{n}"), title=f"Elsewhere {n}")
     for who in ["admin", "assessor"]:
         visit(who)
+    page = client.get(url).content.decode()
+    assert page.count("US57 1.1, US57 2.1</td>") == 5
+    assert "Not mapped yet" in page
 
 
 # --- mapping and coverage -------------------------------------------------------------------
