@@ -112,9 +112,10 @@ def assessor_summary(user):
         .annotate(amendment_count=Count("assessment__amendments"))
         .order_by("-signed_at")[:10]
     )
+    by_unit = waiting_by_unit(waiting)
     return {
-        "waiting_by_unit": waiting_by_unit(waiting),
-        "waiting_total": waiting.count(),
+        "waiting_by_unit": by_unit,
+        "waiting_total": sum(unit.total for unit in by_unit),
         "recent": recent,
     }
 
