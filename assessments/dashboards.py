@@ -85,11 +85,20 @@ def candidate_enrolments(user):
     return enrolments
 
 
+def units_with_waiting(waiting):
+    """Every unit, each with how many attempts of ``waiting`` await judgement in it (``total``)."""
+    # Grouping the attempts by unit reads each once; counting them per unit (a join from
+    # units, or a subquery each) reads every submitted attempt again for each unit.
+    totals = dict(waiting.order_by().values_list("enrolment__unit").annotate(Count("pk")))
+    units = list(Unit.objects.only("framework", "code", "title"))
+    for unit in units:
+        unit.total = totals.get(unit.pk, 0)
+    return units
+
+
 def waiting_by_unit(waiting):
-    """Counts of attempts awaiting judgement, per unit, for the queue and dashboards."""
-    return Unit.objects.filter(enrolments__assessments__in=waiting).annotate(
-        total=Count("enrolments__assessments")
-    )
+    """Counts of attempts awaiting judgement, per unit that has any, for the dashboards."""
+    return [unit for unit in units_with_waiting(waiting) if unit.total]
 
 
 def assessor_summary(user):
@@ -108,9 +117,10 @@ def assessor_summary(user):
         )
         .order_by("-signed_at")[:10]
     )
+    by_unit = waiting_by_unit(waiting)
     return {
-        "waiting_by_unit": waiting_by_unit(waiting),
-        "waiting_total": waiting.count(),
+        "waiting_by_unit": by_unit,
+        "waiting_total": sum(unit.total for unit in by_unit),
         "recent": recent,
     }
 

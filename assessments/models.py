@@ -159,9 +159,15 @@ class Assessment(models.Model):
 
     class Meta:
         ordering = ["enrolment", "attempt"]
-        # The queue: attempts awaiting judgement, oldest submission first.
+        # The queue: attempts awaiting judgement, oldest submission first; and those of an
+        # assessor's enrolments, found from the enrolments without reading everyone's.
         indexes = [
-            models.Index(fields=["status", "submitted_at"], name="assessment_status_submitted")
+            models.Index(fields=["status", "submitted_at"], name="assessment_status_submitted"),
+            models.Index(
+                fields=["enrolment"],
+                condition=models.Q(status="submitted"),
+                name="assessment_awaiting_judgement",
+            ),
         ]
         constraints = [
             models.UniqueConstraint(

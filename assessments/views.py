@@ -265,21 +265,44 @@ def queue(request):
     if request.user.is_candidate:
         raise Http404
     waiting = Assessment.objects.visible_to(request.user).filter(status=Assessment.Status.SUBMITTED)
-    counts = dashboards.waiting_by_unit(waiting)
+    units = dashboards.units_with_waiting(waiting)
+    counts = [unit for unit in units if unit.total]
+    total = sum(unit.total for unit in counts)
     waiting, unit_code, cohort_name = _filter_by_unit_and_cohort(
         waiting, request, via="enrolment__"
     )
-    waiting = waiting.select_related(
-        "enrolment__candidate", "enrolment__unit", "enrolment__assessor", "enrolment__cohort"
-    ).order_by("submitted_at")
+    # Assessors keep this page open: its rows load only the columns they print, and the
+    # assessor only for administrators, who see everyone's submissions.
+    people = ["enrolment__candidate"]
+    if request.user.is_administrator:
+        people.append("enrolment__assessor")
+    names = [
+        f"{person}__{name}" for person in people for name in ("username", "first_name", "last_name")
+    ]
+    waiting = (
+        waiting.select_related(*people, "enrolment__unit", "enrolment__cohort")
+        .only(
+            "attempt",
+            "submitted_at",
+            *names,
+            "enrolment__unit__framework",
+            "enrolment__unit__code",
+            "enrolment__cohort__name",
+        )
+        .order_by("submitted_at")
+    )
+    paginator = Paginator(waiting, 50)
+    if not cohort_name:
+        # The counts per unit already say how many rows there are: no COUNT query.
+        paginator.count = sum(unit.total for unit in counts if unit_code in ("", unit.code))
     return render(
         request,
         "assessments/queue.html",
         {
-            "page": Paginator(waiting, 50).get_page(request.GET.get("page")),
+            "page": paginator.get_page(request.GET.get("page")),
             "counts": counts,
-            "total": sum(unit.total for unit in counts),
-            "units": Unit.objects.all(),
+            "total": total,
+            "units": units,
             "unit_code": unit_code,
             "cohort_name": cohort_name,
         },

@@ -5,7 +5,7 @@ from django import forms
 from assessment_portal.dates import validate_plausible_date
 from assessments.forms import PersonChoiceField
 from assessments.services import CANDIDATE_DECLARATION
-from standards.models import PerformanceCriterion, RangeItem
+from standards.models import PerformanceCriterion, RangeItem, RangeStatement
 
 from . import services
 from .models import Evidence
@@ -192,23 +192,38 @@ class MapForm(forms.Form):
             ),
             lambda c: f"{c.number} {c.text}",
         )
+        # Two queries whatever the units hold (a prefetch is skipped when there is nothing
+        # to prefetch for): the statements' criterion numbers, then their items.
+        statements = RangeStatement.objects.filter(criteria__in=criteria)
+        numbers = {}
+        for statement, number in (
+            RangeStatement.criteria.through.objects.filter(rangestatement__in=statements)
+            .order_by("performancecriterion__sort_key")
+            .values_list("rangestatement", "performancecriterion__number")
+        ):
+            numbers.setdefault(statement, []).append(number)
         items = (
-            RangeItem.objects.filter(range_statement__criteria__in=criteria)
-            .distinct()
+            RangeItem.objects.filter(range_statement__in=statements)
             .select_related("range_statement__unit")
-            .prefetch_related("range_statement__criteria")
+            .only(
+                "text",
+                *(f"range_statement__{name}" for name in ("term", "wording", "coverage")),
+                "range_statement__unit__framework",
+                "range_statement__unit__code",
+            )
             .order_by("range_statement__unit", "range_statement__position", "position")
         )
-        self.fields["range_items"].choices = _grouped(items, _range_label, lambda item: item.text)
-        self.helper = _helper("Map")
+        self.fields["range_items"].choices = _grouped(
+            items,
+            lambda item: _range_label(item.range_statement, numbers[item.range_statement_id]),
+            lambda item: item.text,
+        )
 
 
-def _range_label(item):
-    statement = item.range_statement
-    numbers = ", ".join(c.number for c in statement.criteria.all())
+def _range_label(statement, numbers):
     name = f"“{statement.term}”" if statement.term else "Range"
     return (
-        f"{statement.unit.display_code} {numbers} · {name}: {statement.wording} "
+        f"{statement.unit.display_code} {', '.join(numbers)} · {name}: {statement.wording} "
         f"({statement.get_coverage_display().lower()})"
     )
 

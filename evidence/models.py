@@ -8,9 +8,11 @@ must stay exactly as it was.
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Exists, F, OuterRef
+from django.db.models import F, OuterRef
+from django.db.models.lookups import GreaterThan
 from django.urls import reverse
 
+from assessment_portal.queries import count_of
 from assessments.models import Assessment, ModerationSample
 from standards.models import PerformanceCriterion
 
@@ -48,7 +50,9 @@ class EvidenceQuerySet(models.QuerySet):
 
     def with_lock_state(self):
         submitted = Assessment.evidence.through.objects.filter(evidence=OuterRef("pk"))
-        return self.annotate(is_submitted=Exists(submitted))
+        # A count, not Exists: under a list page's LIMIT, PostgreSQL hashes an EXISTS in the
+        # select list over every submitted item instead (46k rows at 10k candidates, 11 ms).
+        return self.annotate(is_submitted=GreaterThan(count_of(submitted), 0))
 
 
 class Evidence(models.Model):

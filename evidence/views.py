@@ -92,6 +92,27 @@ def _bound(request):
 # --- the portfolio -----------------------------------------------------------------------
 
 
+def _label_mapped_criteria(items):
+    """Set ``mapped_to`` on each item: its criteria as "US57 1.1", in the unit's order.
+
+    A page of 50 items has hundreds of mappings to a few dozen criteria: each label is made
+    once, not a mapping, criterion, outcome and unit per mapping (8 ms of the page at 10k).
+    """
+    pairs = EvidenceMapping.objects.filter(evidence__in=[item.pk for item in items])
+    pairs = list(pairs.values_list("evidence", "criterion"))
+    criteria = (
+        PerformanceCriterion.objects.select_related("outcome__unit")
+        .only("number", "outcome__unit__framework", "outcome__unit__code")
+        .in_bulk({criterion for _, criterion in pairs})
+    )
+    labels = {pk: f"{c.outcome.unit.display_code} {c.number}" for pk, c in criteria.items()}
+    mapped = {}
+    for evidence, criterion in pairs:
+        mapped.setdefault(evidence, []).append(labels[criterion])
+    for item in items:
+        item.mapped_to = mapped.get(item.pk, [])
+
+
 def evidence_list(request):
     user = request.user
     evidence = (
@@ -100,12 +121,6 @@ def evidence_list(request):
         .select_related("candidate", "recorded_by")
         .annotate(file_count=count_of(EvidenceFile.objects.filter(evidence=OuterRef("pk"))))
         .order_by("-created_at", "-pk")
-        .prefetch_related(
-            Prefetch(
-                "mappings",
-                queryset=EvidenceMapping.objects.select_related("criterion__outcome__unit"),
-            )
-        )
     )
     candidate_id, candidate = request.GET.get("candidate", ""), None
     q = request.GET.get("q", "").strip()
@@ -126,11 +141,13 @@ def evidence_list(request):
         enrolments = (
             Enrolment.objects.visible_to(user).filter(candidate=candidate).select_related("unit")
         )
+    page = Paginator(evidence, 50).get_page(request.GET.get("page"))
+    _label_mapped_criteria(page)
     return render(
         request,
         "evidence/evidence_list.html",
         {
-            "page": Paginator(evidence, 50).get_page(request.GET.get("page")),
+            "page": page,
             "q": q,
             "candidate_id": candidate_id,
             "candidate": candidate,
@@ -323,6 +340,14 @@ def evidence_map(request, pk):
     criteria = (
         PerformanceCriterion.objects.filter(outcome__unit__in=units)
         .select_related("outcome__unit")
+        .only(
+            "number",
+            "text",
+            "outcome__number",
+            "outcome__title",
+            "outcome__unit__framework",
+            "outcome__unit__code",
+        )
         .order_by("outcome__unit__code", "sort_key")
     )
     form = MapForm(_bound(request), criteria=criteria)

@@ -563,10 +563,13 @@ def test_staff_find_a_candidates_evidence_by_search_not_a_list_of_everyone(
     for who in ["admin", "assessor"]:
         visit(who)
     for n in range(5):
-        map_to(file_item(people["candidate"], title=f"More {n}"), "1.1", "2.1")
+        map_to(file_item(people["candidate"], title=f"More {n}"), "2.1", "1.1")
         file_item(make_user(f"x{n}"), title=f"Elsewhere {n}")
     for who in ["admin", "assessor"]:
         visit(who)
+    page = client.get(url).content.decode()
+    assert page.count("US57 1.1, US57 2.1</td>") == 5
+    assert "Not mapped yet" in page
 
 
 # --- mapping and coverage -------------------------------------------------------------------
@@ -600,6 +603,46 @@ def test_mapping_across_units_with_range_items(client, people, enrolment):
     }
     assert set(mappings["1.2"].range_items.all()) == set(chosen)
     assert mappings["1.2"].note == "Who is in our service chain."
+
+
+def test_mapping_page_query_count_does_not_grow(
+    client, people, enrolment, django_assert_max_num_queries
+):
+    evidence = written_item(people["candidate"])
+    login(client, people["candidate"])
+    url = reverse("evidence:evidence_map", args=[evidence.pk])
+    with django_assert_max_num_queries(9):
+        assert client.get(url).status_code == 200
+    assessment_services.enrol(
+        candidate=people["candidate"],
+        unit=Unit.objects.get(code="BSBCUS301B"),
+        assessor=people["assessor"],
+        by=people["admin"],
+    )
+    map_to(evidence, "1.1", "1.2", "2.1", range_items=range_items("customer", "smile"))
+    map_to(evidence, "1.1", "2.1", unit_code="BSBCUS301B")
+    with django_assert_max_num_queries(9):
+        page = client.get(url).content.decode()
+    assert "BSBCUS301B 1.1 · “Appropriate interpersonal skills”" in page
+    assert (
+        page.count('name="criteria"')
+        == PerformanceCriterion.objects.filter(outcome__unit__code__in=["57", "BSBCUS301B"]).count()
+    )
+
+
+def test_mapping_form_shows_what_was_wrong_and_keeps_what_was_ticked(client, people, enrolment):
+    evidence = written_item(people["candidate"])
+    login(client, people["candidate"])
+    [smile] = range_items("smile")
+    response = client.post(
+        reverse("evidence:evidence_map", args=[evidence.pk]),
+        {"range_items": [smile.pk], "note": "Line one"},
+    )
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "This field is required." in page
+    assert re.search(rf'value="{smile.pk}" id="[^"]+" checked', page)
+    assert ">\nLine one</textarea>" in page
 
 
 def test_mapping_to_a_unit_the_candidate_is_not_enrolled_in_is_refused(client, people, enrolment):
