@@ -142,7 +142,9 @@ def administrator_summary(page_number=None):
     overdue = (
         Enrolment.objects.filter(due_date__lt=today, status=Enrolment.Status.ACTIVE)
         .exclude(assessments__result=Assessment.Result.ACHIEVED)
-        .select_related("candidate", "unit", "assessor")
+        .select_related("candidate")
+        # Units are few and wide (pages of descriptive text): fetched once, not per row.
+        .prefetch_related("unit")
         .order_by("due_date", "pk")[:50]
     )
     rounds = (
