@@ -1,6 +1,7 @@
 """Query helpers shared by the apps' list pages."""
 
-from django.db.models import F, Func, IntegerField, Subquery
+from django.core.paginator import Paginator
+from django.db.models import Count, F, Func, IntegerField, Subquery, Window
 from django.db.models.functions import Coalesce
 
 
@@ -15,3 +16,24 @@ def count_of(queryset, *, distinct=False):
     count = Func(F("pk"), function="COUNT", **extra)
     counted = queryset.order_by().annotate(n=count).values("n")
     return Coalesce(Subquery(counted, output_field=IntegerField()), 0)
+
+
+class CountedWithPagePaginator(Paginator):
+    """Pages of a queryset whose filter is costly to run, such as an assessor's evidence:
+    the total comes with the page's rows (``COUNT(*) OVER ()``) instead of from a second
+    query running the same filter again."""
+
+    def get_page(self, number):
+        try:
+            wanted = int(number)
+        except (TypeError, ValueError):
+            wanted = 0
+        rows = []
+        if wanted >= 1:
+            bottom = (wanted - 1) * self.per_page
+            counted = self.object_list.annotate(total_rows=Window(Count("pk")))
+            rows = list(counted[bottom : bottom + self.per_page])
+        if not rows:  # nothing, past the end, or not a page number: the usual way
+            return super().get_page(number)
+        self.count = rows[0].total_rows
+        return self._get_page(rows, wanted, self)

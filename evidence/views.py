@@ -21,7 +21,7 @@ from django.views.decorators.http import require_POST
 
 from assessment_portal import people
 from assessment_portal.access import get_visible_or_404
-from assessment_portal.queries import count_of
+from assessment_portal.queries import CountedWithPagePaginator, count_of
 from assessment_portal.storage import stored_file_response
 from assessments.models import Assessment, Enrolment
 from assessments.services import can_judge, submit_for_assessment
@@ -118,7 +118,9 @@ def evidence_list(request):
     evidence = (
         Evidence.objects.visible_to(user)
         .with_lock_state()
-        .select_related("candidate", "recorded_by")
+        # Fetched for the page's rows, not joined: PostgreSQL would join the whole people
+        # table into every row an assessor's filter lets through before the page is cut.
+        .prefetch_related("candidate", "recorded_by")
         .annotate(file_count=count_of(EvidenceFile.objects.filter(evidence=OuterRef("pk"))))
         .order_by("-created_at", "-pk")
     )
@@ -141,7 +143,11 @@ def evidence_list(request):
         enrolments = (
             Enrolment.objects.visible_to(user).filter(candidate=candidate).select_related("unit")
         )
-    page = Paginator(evidence, 50).get_page(request.GET.get("page"))
+    # An assessor's evidence is a costly filter (EvidenceQuerySet.visible_to): counted with
+    # the page rather than run a second time. The others' is cheap to count, and a window
+    # over the whole table would cost more than the count saves.
+    paginate = CountedWithPagePaginator if user.is_assessor else Paginator
+    page = paginate(evidence, 50).get_page(request.GET.get("page"))
     _label_mapped_criteria(page)
     return render(
         request,

@@ -10,12 +10,14 @@ from functools import cache
 import pytest
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.paginator import Paginator
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from PIL import Image
 
+from assessment_portal.queries import CountedWithPagePaginator
 from assessments import services as assessment_services
 from assessments.models import Assessment, Judgement
 from evidence import services
@@ -556,7 +558,9 @@ def test_staff_find_a_candidates_evidence_by_search_not_a_list_of_everyone(
 
     def visit(who):
         login(client, people[who])
-        with django_assert_max_num_queries(6):
+        # Session, user, count (an assessor's comes with the page), page, its candidates and
+        # recorders, its mapped criteria and their labels.
+        with django_assert_max_num_queries(8):
             response = client.get(url)
         assert response.context["page"][0].file_count in (0, 1)
 
@@ -570,6 +574,23 @@ def test_staff_find_a_candidates_evidence_by_search_not_a_list_of_everyone(
     page = client.get(url).content.decode()
     assert page.count("US57 1.1, US57 2.1</td>") == 5
     assert "Not mapped yet" in page
+
+
+def test_pages_counted_with_their_rows_match_pages_counted_first(people):
+    """An assessor's evidence list counts in the page's own query; pages are unchanged."""
+    for n in range(5):
+        written_item(people["candidate"], title=f"Answer {n}")
+    items = Evidence.objects.order_by("-created_at", "-pk")
+    for number in ["1", "2", "3", "99", "0", "x", None]:
+        counted = CountedWithPagePaginator(items, 2).get_page(number)
+        usual = Paginator(items, 2).get_page(number)
+        assert (counted.number, counted.paginator.count, counted.paginator.num_pages) == (
+            usual.number,
+            usual.paginator.count,
+            usual.paginator.num_pages,
+        )
+        assert list(counted) == list(usual)
+    assert CountedWithPagePaginator(items.none(), 2).get_page("1").paginator.count == 0
 
 
 # --- mapping and coverage -------------------------------------------------------------------
