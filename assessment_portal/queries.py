@@ -27,13 +27,13 @@ class CountedWithPagePaginator(Paginator):
         try:
             wanted = int(number)
         except (TypeError, ValueError):
-            wanted = 0
+            wanted = 1  # as Paginator.get_page: no page, or not a number, is the first
         rows = []
         if wanted >= 1:
             bottom = (wanted - 1) * self.per_page
             counted = self.object_list.annotate(total_rows=Window(Count("pk")))
             rows = list(counted[bottom : bottom + self.per_page])
-        if not rows:  # nothing, past the end, or not a page number: the usual way
+        if not rows:  # nothing, or past the end: the usual way, which counts first
             return super().get_page(number)
         self.count = rows[0].total_rows
         return self._get_page(rows, wanted, self)
