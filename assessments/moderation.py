@@ -46,6 +46,7 @@ from .models import (
     ModerationReview,
     ModerationRound,
     ModerationSample,
+    SignOff,
 )
 from .pdf import render_pdf
 
@@ -250,13 +251,14 @@ def involvement(user, attempt):
     return ways
 
 
-def conflicted_samples(round_):
-    """The unreviewed samples of ``round_`` whose moderator took part in the decision since
-    it was drawn (by amending it, or by becoming the enrolment's assessor), by primary key."""
+def conflicted_samples(samples):
+    """Those of ``samples`` (a page of them) not yet reviewed whose moderator took part in
+    the decision since it was drawn (by amending it, or by becoming the enrolment's
+    assessor), by primary key."""
     samples = list(
-        round_.samples.filter(review__isnull=True).select_related(
-            "assessment__enrolment", "assessment__sign_off"
-        )
+        ModerationSample.objects.filter(
+            pk__in=[sample.pk for sample in samples], review__isnull=True
+        ).select_related("assessment__enrolment", "assessment__sign_off")
     )
     involved = involved_people([sample.assessment for sample in samples])
     return {s.pk for s in samples if s.moderator_id in involved[s.assessment_id]}
@@ -415,7 +417,17 @@ class SizeRow:
 
 def sizes(round_):
     """Population and sample size per assessor (who signed off), and in total."""
-    population_counts = round_.population.values_list("sign_off__signed_by").annotate(n=Count("pk"))
+    # From the sign-offs alone: going through the attempts scans all of them.
+    population_counts = (
+        SignOff.objects.filter(
+            assessment__in=round_.population.through.objects.filter(moderationround=round_).values(
+                "assessment"
+            )
+        )
+        .values_list("signed_by")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
     sample_counts = round_.samples.values_list("assessor").annotate(n=Count("pk"))
     rows = {}
     for assessor_id, n in population_counts:
