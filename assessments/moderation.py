@@ -663,54 +663,60 @@ def summary(round_):
     judgement in any sample; those disagreements are listed with their reasons.
     """
     moderated = ModeratedCriterion.objects.filter(review__sample__round=round_)
-    counts = {"verified": Count("pk", filter=Q(agrees=True)), "total": Count("pk")}
-    per_assessor = {}
-    for row in moderated.values("review__sample__assessor").annotate(**counts):
-        per_assessor[row["review__sample__assessor"]] = AssessorTally(
-            None, judgements=Tally(row["verified"], row["total"])
-        )
-    reviews = ModerationReview.objects.filter(sample__round=round_)
-    result_counts = reviews.values("sample__assessor").annotate(
-        verified=Count("pk", filter=Q(agrees_with_result=True)), total=Count("pk")
-    )
-    for row in result_counts:
-        tally = per_assessor.setdefault(row["sample__assessor"], AssessorTally(None))
-        tally.results = Tally(row["verified"], row["total"])
-    for user in User.objects.filter(pk__in=per_assessor):
-        per_assessor[user.pk].assessor = user
-
-    per_criterion = {}
-    for row in (
+    # One aggregate by assessor and criterion: the per-assessor and per-criterion
+    # tallies and the overall one are sums of its rows.
+    cells = (
         moderated.values(
+            "review__sample__assessor",
             "judgement__criterion",
             "judgement__criterion__number",
             "judgement__criterion__text",
             "judgement__criterion__sort_key",
         )
-        .annotate(**counts)
-        .order_by("judgement__criterion__sort_key")
-    ):
-        per_criterion[row["judgement__criterion"]] = CriterionTally(
-            row["judgement__criterion__number"],
-            row["judgement__criterion__text"],
-            Tally(row["verified"], row["total"]),
-        )
+        .annotate(verified=Count("pk", filter=Q(agrees=True)), total=Count("pk"))
+        .order_by()
+    )
+    per_assessor, per_criterion, sort_keys = {}, {}, {}
+    judgements = Tally()
+    for row in cells:
+        criterion = row["judgement__criterion"]
+        if criterion not in per_criterion:
+            per_criterion[criterion] = CriterionTally(
+                row["judgement__criterion__number"], row["judgement__criterion__text"]
+            )
+            sort_keys[criterion] = row["judgement__criterion__sort_key"]
+        assessor = per_assessor.setdefault(row["review__sample__assessor"], AssessorTally(None))
+        for tally in (assessor.judgements, per_criterion[criterion].judgements, judgements):
+            tally.verified += row["verified"]
+            tally.total += row["total"]
+    result_counts = (
+        ModerationReview.objects.filter(sample__round=round_)
+        .values("sample__assessor")
+        .annotate(verified=Count("pk", filter=Q(agrees_with_result=True)), total=Count("pk"))
+        .order_by()
+    )
+    results = Tally()
+    for row in result_counts:
+        tally = per_assessor.setdefault(row["sample__assessor"], AssessorTally(None))
+        tally.results = Tally(row["verified"], row["total"])
+        results.verified += row["verified"]
+        results.total += row["total"]
+    for user in User.objects.filter(pk__in=per_assessor):
+        per_assessor[user.pk].assessor = user
+
     disagreements = moderated.filter(agrees=False).select_related(
         "judgement", "review__sample__assessment__enrolment__candidate", "review__moderator"
     )
     for item in disagreements.order_by("review__sample__assessment_id", "pk"):
         per_criterion[item.judgement.criterion_id].disagreements.append(item)
 
-    criteria = list(per_criterion.values())
+    criteria = [per_criterion[pk] for pk in sorted(per_criterion, key=sort_keys.get)]
     return {
-        "judgements": Tally(**moderated.aggregate(**counts)),
-        "results": Tally(
-            **reviews.aggregate(
-                verified=Count("pk", filter=Q(agrees_with_result=True)), total=Count("pk")
-            )
-        ),
+        "judgements": judgements,
+        "results": results,
         "samples": round_.samples.count(),
-        "reviewed": reviews.count(),
+        # Each review is one result verified or not.
+        "reviewed": results.total,
         "per_assessor": sorted(per_assessor.values(), key=lambda t: str(t.assessor)),
         "per_criterion": criteria,
         "inconsistent": [c for c in criteria if c.inconsistent],

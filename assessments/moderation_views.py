@@ -167,9 +167,10 @@ def round_population(request, pk):
     )
     picked = _picked_ids(source)
     too_many = len(picked) > MAX_HAND_PICKED
+    # The unit by prefetch, as for samples (_sample_rows).
     population = round_.population.select_related(
-        "enrolment__candidate", "enrolment__unit", "sign_off__signed_by"
-    )
+        "enrolment__candidate", "sign_off__signed_by"
+    ).prefetch_related("enrolment__unit")
     listed, filters = moderation.filter_population(population, request.GET)
     page = Paginator(
         listed.order_by(

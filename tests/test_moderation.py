@@ -825,7 +825,7 @@ def test_pages_make_a_fixed_number_of_queries(
             # Includes the 3 queries that flag moderators who took part since the draw,
             # and the samples' page count.
             ("admin", round_.get_absolute_url(), 12),
-            ("admin", reverse("moderation:round_summary", args=[round_.pk]), 12),
+            ("admin", reverse("moderation:round_summary", args=[round_.pk]), 8),
             # One more than the page itself: the check for exports whose worker died.
             ("admin", reverse("moderation:round_export", args=[round_.pk]), 5),
             # The rounds' units are fetched once rather than joined into every row.
