@@ -200,10 +200,17 @@ def select_by_rule(attempts, *, seed, minimum, percent):
 
 def involved_people(attempts):
     """For each attempt, everyone who took part in assessing it (by primary key)."""
-    involved = {
-        a.pk: {a.enrolment.assessor_id, a.enrolment.candidate_id, a.sign_off.signed_by_id}
-        for a in attempts
-    }
+    return _add_involved(
+        {
+            a.pk: {a.enrolment.assessor_id, a.enrolment.candidate_id, a.sign_off.signed_by_id}
+            for a in attempts
+        }
+    )
+
+
+def _add_involved(involved):
+    """``involved`` (attempt pk: its candidate, assessor and signer) with everyone who
+    judged, signed off or amended the attempt, or recorded evidence in it."""
     actors = AuditEntry.objects.filter(
         assessment__in=involved, action__in=ASSESSING_ACTIONS
     ).values_list("assessment_id", "actor_id")
@@ -254,14 +261,22 @@ def involvement(user, attempt):
 def conflicted_samples(samples):
     """Those of ``samples`` (a page of them) not yet reviewed whose moderator took part in
     the decision since it was drawn (by amending it, or by becoming the enrolment's
-    assessor), by primary key."""
-    samples = list(
-        ModerationSample.objects.filter(
-            pk__in=[sample.pk for sample in samples], review__isnull=True
-        ).select_related("assessment__enrolment", "assessment__sign_off")
+    assessor), by primary key.
+
+    ``samples`` need their review and the attempt's enrolment loaded; the sample's
+    assessor is who signed the decision off."""
+    unreviewed = [s for s in samples if not hasattr(s, "review")]
+    involved = _add_involved(
+        {
+            s.assessment_id: {
+                s.assessment.enrolment.assessor_id,
+                s.assessment.enrolment.candidate_id,
+                s.assessor_id,
+            }
+            for s in unreviewed
+        }
     )
-    involved = involved_people([sample.assessment for sample in samples])
-    return {s.pk for s in samples if s.moderator_id in involved[s.assessment_id]}
+    return {s.pk for s in unreviewed if s.moderator_id in involved[s.assessment_id]}
 
 
 def _require_moderator(user):
