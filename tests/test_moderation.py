@@ -823,15 +823,16 @@ def test_pages_make_a_fixed_number_of_queries(
         pages = [
             ("admin", reverse("moderation:round_list"), 4),
             # Includes the 2 queries that flag moderators who took part since the draw,
-            # and the samples' page count.
-            ("admin", round_.get_absolute_url(), 11),
+            # the samples' page count, and their assessors and moderators.
+            ("admin", round_.get_absolute_url(), 13),
             ("admin", reverse("moderation:round_summary", args=[round_.pk]), 8),
             # One more than the page itself: the check for exports whose worker died.
             ("admin", reverse("moderation:round_export", args=[round_.pk]), 5),
-            # The rounds' units are fetched once rather than joined into every row.
-            ("m1", reverse("moderation:my_reviews"), 5),
+            # The rounds' units, the assessors and the moderators are fetched apart
+            # rather than joined into every row.
+            ("m1", reverse("moderation:my_reviews"), 7),
             ("m1", reverse("moderation:review", args=[sample.pk]), 11),
-            ("a1", reverse("moderation:my_decisions"), 5),
+            ("a1", reverse("moderation:my_decisions"), 7),
             ("a1", reverse("moderation:decision", args=[sample.pk]), 7),
         ]
         for who, url, queries in pages:
