@@ -211,13 +211,19 @@ def involved_people(attempts):
 def _add_involved(involved):
     """``involved`` (attempt pk: its candidate, assessor and signer) with everyone who
     judged, signed off or amended the attempt, or recorded evidence in it."""
-    actors = AuditEntry.objects.filter(
-        assessment__in=involved, action__in=ASSESSING_ACTIONS
-    ).values_list("assessment_id", "actor_id")
-    recorders = Assessment.evidence.through.objects.filter(assessment__in=involved).values_list(
-        "assessment_id", "evidence__recorded_by_id"
+    # One query for both. Unordered, the parts and the whole: the entries' default
+    # order names columns the union does not select.
+    actors = (
+        AuditEntry.objects.filter(assessment__in=involved, action__in=ASSESSING_ACTIONS)
+        .values_list("assessment_id", "actor_id")
+        .order_by()
     )
-    for assessment_id, user_id in [*actors, *recorders]:
+    recorders = (
+        Assessment.evidence.through.objects.filter(assessment__in=involved)
+        .values_list("assessment_id", "evidence__recorded_by_id")
+        .order_by()
+    )
+    for assessment_id, user_id in actors.union(recorders, all=True).order_by():
         involved[assessment_id].add(user_id)
     return involved
 

@@ -27,7 +27,9 @@ from .moderation_forms import (
 
 
 def _round_or_404(request, pk):
-    return get_visible_or_404(ModerationRound.objects.select_related("unit"), request.user, pk=pk)
+    return get_visible_or_404(
+        ModerationRound.objects.select_related("unit", "sampled_by"), request.user, pk=pk
+    )
 
 
 def _sample_or_404(request, scoped, pk):

@@ -822,9 +822,9 @@ def test_pages_make_a_fixed_number_of_queries(
         sample = round_.samples.first()
         pages = [
             ("admin", reverse("moderation:round_list"), 4),
-            # Includes the 2 queries that flag moderators who took part since the draw,
+            # Includes the query that flags moderators who took part since the draw,
             # the samples' page count, and their assessors and moderators.
-            ("admin", round_.get_absolute_url(), 13),
+            ("admin", round_.get_absolute_url(), 11),
             ("admin", reverse("moderation:round_summary", args=[round_.pk]), 8),
             # One more than the page itself: the check for exports whose worker died.
             ("admin", reverse("moderation:round_export", args=[round_.pk]), 5),
