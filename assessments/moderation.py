@@ -131,23 +131,27 @@ def create_round(*, unit, name, period_start, period_end, by, minimum=None, perc
 # --- sampling ------------------------------------------------------------------------
 
 
-def filter_population(attempts, params):
-    """``attempts`` narrowed by the population page's filters: assessor (who signed
-    off), result, reassessments only, and the candidate's name or identifier.
-    Returns the queryset and the filters as applied."""
+def filter_population(round_, params):
+    """``round_``'s population narrowed by the population page's filters: assessor (who
+    signed off), result, reassessments only, and the candidate's name or identifier.
+
+    Returns the round's membership rows (``assessment_id``) and the filters as applied:
+    unfiltered, they are counted without reading the attempts.
+    """
     filters = {
         "assessor": params.get("assessor", ""),
         "result": params.get("result", ""),
         "reassessment": params.get("reassessment", ""),
         "q": params.get("q", "").strip(),
     }
+    members = ModerationRound.population.through.objects.filter(moderationround=round_)
     if filters["assessor"].isdigit():
-        attempts = attempts.filter(sign_off__signed_by=filters["assessor"])
+        members = members.filter(assessment__sign_off__signed_by=filters["assessor"])
     if filters["result"] in Assessment.Result.values:
-        attempts = attempts.filter(result=filters["result"])
+        members = members.filter(assessment__result=filters["result"])
     if filters["reassessment"]:
-        attempts = attempts.filter(attempt__gt=1)
-    return matching(attempts, filters["q"], via="enrolment__candidate__"), filters
+        members = members.filter(assessment__attempt__gt=1)
+    return matching(members, filters["q"], via="assessment__enrolment__candidate__"), filters
 
 
 def _population_of(round_):
