@@ -122,8 +122,13 @@ def round_detail(request, pk):
                 draw_form.add_error(None, error)
             else:
                 return _sampled(request, round_, samples)
-    samples = _sample_rows(round_.samples.all()).order_by(
-        "assessor__last_name", "assessment__enrolment__candidate__last_name", "assessment_id"
+    # The assessor joined after all: the order needs that join anyway.
+    samples = (
+        _sample_rows(round_.samples.all())
+        .select_related("assessor")
+        .order_by(
+            "assessor__last_name", "assessment__enrolment__candidate__last_name", "assessment_id"
+        )
     )
     page = Paginator(samples, SAMPLES_PER_PAGE).get_page(request.GET.get("page"))
     return render(

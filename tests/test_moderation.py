@@ -824,8 +824,8 @@ def test_pages_make_a_fixed_number_of_queries(
         pages = [
             ("admin", reverse("moderation:round_list"), 4),
             # Includes the query that flags moderators who took part since the draw,
-            # the samples' page count, and their assessors and moderators.
-            ("admin", round_.get_absolute_url(), 11),
+            # the samples' page count, and their moderators.
+            ("admin", round_.get_absolute_url(), 10),
             ("admin", reverse("moderation:round_summary", args=[round_.pk]), 8),
             # One more than the page itself: the check for exports whose worker died.
             ("admin", reverse("moderation:round_export", args=[round_.pk]), 5),
