@@ -829,11 +829,11 @@ def test_pages_make_a_fixed_number_of_queries(
             ("admin", reverse("moderation:round_summary", args=[round_.pk]), 8),
             # One more than the page itself: the check for exports whose worker died.
             ("admin", reverse("moderation:round_export", args=[round_.pk]), 5),
-            # The rounds' units, the assessors and the moderators are fetched apart
-            # rather than joined into every row.
-            ("m1", reverse("moderation:my_reviews"), 7),
+            # The rounds' units (and the assessors) are fetched apart rather than
+            # joined into every row.
+            ("m1", reverse("moderation:my_reviews"), 6),
             ("m1", reverse("moderation:review", args=[sample.pk]), 11),
-            ("a1", reverse("moderation:my_decisions"), 7),
+            ("a1", reverse("moderation:my_decisions"), 5),
             ("a1", reverse("moderation:decision", args=[sample.pk]), 7),
         ]
         for who, url, queries in pages:
