@@ -70,10 +70,6 @@ class CohortEnrolmentForm(forms.Form):
         validators=[validate_plausible_date],
     )
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.helper = _helper("Enrol the whole cohort")
-
 
 class CohortForm(forms.ModelForm):
     """Name and description; members are added on the cohort's page or by CSV import."""

@@ -46,6 +46,7 @@ from .models import (
     ModerationReview,
     ModerationRound,
     ModerationSample,
+    SignOff,
 )
 from .pdf import render_pdf
 
@@ -130,23 +131,27 @@ def create_round(*, unit, name, period_start, period_end, by, minimum=None, perc
 # --- sampling ------------------------------------------------------------------------
 
 
-def filter_population(attempts, params):
-    """``attempts`` narrowed by the population page's filters: assessor (who signed
-    off), result, reassessments only, and the candidate's name or identifier.
-    Returns the queryset and the filters as applied."""
+def filter_population(round_, params):
+    """``round_``'s population narrowed by the population page's filters: assessor (who
+    signed off), result, reassessments only, and the candidate's name or identifier.
+
+    Returns the round's membership rows (``assessment_id``) and the filters as applied:
+    unfiltered, they are counted without reading the attempts.
+    """
     filters = {
         "assessor": params.get("assessor", ""),
         "result": params.get("result", ""),
         "reassessment": params.get("reassessment", ""),
         "q": params.get("q", "").strip(),
     }
+    members = ModerationRound.population.through.objects.filter(moderationround=round_)
     if filters["assessor"].isdigit():
-        attempts = attempts.filter(sign_off__signed_by=filters["assessor"])
+        members = members.filter(assessment__sign_off__signed_by=filters["assessor"])
     if filters["result"] in Assessment.Result.values:
-        attempts = attempts.filter(result=filters["result"])
+        members = members.filter(assessment__result=filters["result"])
     if filters["reassessment"]:
-        attempts = attempts.filter(attempt__gt=1)
-    return matching(attempts, filters["q"], via="enrolment__candidate__"), filters
+        members = members.filter(assessment__attempt__gt=1)
+    return matching(members, filters["q"], via="assessment__enrolment__candidate__"), filters
 
 
 def _population_of(round_):
@@ -199,17 +204,30 @@ def select_by_rule(attempts, *, seed, minimum, percent):
 
 def involved_people(attempts):
     """For each attempt, everyone who took part in assessing it (by primary key)."""
-    involved = {
-        a.pk: {a.enrolment.assessor_id, a.enrolment.candidate_id, a.sign_off.signed_by_id}
-        for a in attempts
-    }
-    actors = AuditEntry.objects.filter(
-        assessment__in=involved, action__in=ASSESSING_ACTIONS
-    ).values_list("assessment_id", "actor_id")
-    recorders = Assessment.evidence.through.objects.filter(assessment__in=involved).values_list(
-        "assessment_id", "evidence__recorded_by_id"
+    return _add_involved(
+        {
+            a.pk: {a.enrolment.assessor_id, a.enrolment.candidate_id, a.sign_off.signed_by_id}
+            for a in attempts
+        }
     )
-    for assessment_id, user_id in [*actors, *recorders]:
+
+
+def _add_involved(involved):
+    """``involved`` (attempt pk: its candidate, assessor and signer) with everyone who
+    judged, signed off or amended the attempt, or recorded evidence in it."""
+    # One query for both. Unordered, the parts and the whole: the entries' default
+    # order names columns the union does not select.
+    actors = (
+        AuditEntry.objects.filter(assessment__in=involved, action__in=ASSESSING_ACTIONS)
+        .values_list("assessment_id", "actor_id")
+        .order_by()
+    )
+    recorders = (
+        Assessment.evidence.through.objects.filter(assessment__in=involved)
+        .values_list("assessment_id", "evidence__recorded_by_id")
+        .order_by()
+    )
+    for assessment_id, user_id in actors.union(recorders, all=True).order_by():
         involved[assessment_id].add(user_id)
     return involved
 
@@ -250,16 +268,25 @@ def involvement(user, attempt):
     return ways
 
 
-def conflicted_samples(round_):
-    """The unreviewed samples of ``round_`` whose moderator took part in the decision since
-    it was drawn (by amending it, or by becoming the enrolment's assessor), by primary key."""
-    samples = list(
-        round_.samples.filter(review__isnull=True).select_related(
-            "assessment__enrolment", "assessment__sign_off"
-        )
+def conflicted_samples(samples):
+    """Those of ``samples`` (a page of them) not yet reviewed whose moderator took part in
+    the decision since it was drawn (by amending it, or by becoming the enrolment's
+    assessor), by primary key.
+
+    ``samples`` need their review and the attempt's enrolment loaded; the sample's
+    assessor is who signed the decision off."""
+    unreviewed = [s for s in samples if not hasattr(s, "review")]
+    involved = _add_involved(
+        {
+            s.assessment_id: {
+                s.assessment.enrolment.assessor_id,
+                s.assessment.enrolment.candidate_id,
+                s.assessor_id,
+            }
+            for s in unreviewed
+        }
     )
-    involved = involved_people([sample.assessment for sample in samples])
-    return {s.pk for s in samples if s.moderator_id in involved[s.assessment_id]}
+    return {s.pk for s in unreviewed if s.moderator_id in involved[s.assessment_id]}
 
 
 def _require_moderator(user):
@@ -415,7 +442,17 @@ class SizeRow:
 
 def sizes(round_):
     """Population and sample size per assessor (who signed off), and in total."""
-    population_counts = round_.population.values_list("sign_off__signed_by").annotate(n=Count("pk"))
+    # From the sign-offs alone: going through the attempts scans all of them.
+    population_counts = (
+        SignOff.objects.filter(
+            assessment__in=round_.population.through.objects.filter(moderationround=round_).values(
+                "assessment"
+            )
+        )
+        .values_list("signed_by")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
     sample_counts = round_.samples.values_list("assessor").annotate(n=Count("pk"))
     rows = {}
     for assessor_id, n in population_counts:
@@ -651,54 +688,60 @@ def summary(round_):
     judgement in any sample; those disagreements are listed with their reasons.
     """
     moderated = ModeratedCriterion.objects.filter(review__sample__round=round_)
-    counts = {"verified": Count("pk", filter=Q(agrees=True)), "total": Count("pk")}
-    per_assessor = {}
-    for row in moderated.values("review__sample__assessor").annotate(**counts):
-        per_assessor[row["review__sample__assessor"]] = AssessorTally(
-            None, judgements=Tally(row["verified"], row["total"])
-        )
-    reviews = ModerationReview.objects.filter(sample__round=round_)
-    result_counts = reviews.values("sample__assessor").annotate(
-        verified=Count("pk", filter=Q(agrees_with_result=True)), total=Count("pk")
-    )
-    for row in result_counts:
-        tally = per_assessor.setdefault(row["sample__assessor"], AssessorTally(None))
-        tally.results = Tally(row["verified"], row["total"])
-    for user in User.objects.filter(pk__in=per_assessor):
-        per_assessor[user.pk].assessor = user
-
-    per_criterion = {}
-    for row in (
+    # One aggregate by assessor and criterion: the per-assessor and per-criterion
+    # tallies and the overall one are sums of its rows.
+    cells = (
         moderated.values(
+            "review__sample__assessor",
             "judgement__criterion",
             "judgement__criterion__number",
             "judgement__criterion__text",
             "judgement__criterion__sort_key",
         )
-        .annotate(**counts)
-        .order_by("judgement__criterion__sort_key")
-    ):
-        per_criterion[row["judgement__criterion"]] = CriterionTally(
-            row["judgement__criterion__number"],
-            row["judgement__criterion__text"],
-            Tally(row["verified"], row["total"]),
-        )
+        .annotate(verified=Count("pk", filter=Q(agrees=True)), total=Count("pk"))
+        .order_by()
+    )
+    per_assessor, per_criterion, sort_keys = {}, {}, {}
+    judgements = Tally()
+    for row in cells:
+        criterion = row["judgement__criterion"]
+        if criterion not in per_criterion:
+            per_criterion[criterion] = CriterionTally(
+                row["judgement__criterion__number"], row["judgement__criterion__text"]
+            )
+            sort_keys[criterion] = row["judgement__criterion__sort_key"]
+        assessor = per_assessor.setdefault(row["review__sample__assessor"], AssessorTally(None))
+        for tally in (assessor.judgements, per_criterion[criterion].judgements, judgements):
+            tally.verified += row["verified"]
+            tally.total += row["total"]
+    result_counts = (
+        ModerationReview.objects.filter(sample__round=round_)
+        .values("sample__assessor")
+        .annotate(verified=Count("pk", filter=Q(agrees_with_result=True)), total=Count("pk"))
+        .order_by()
+    )
+    results = Tally()
+    for row in result_counts:
+        tally = per_assessor.setdefault(row["sample__assessor"], AssessorTally(None))
+        tally.results = Tally(row["verified"], row["total"])
+        results.verified += row["verified"]
+        results.total += row["total"]
+    for user in User.objects.filter(pk__in=per_assessor):
+        per_assessor[user.pk].assessor = user
+
     disagreements = moderated.filter(agrees=False).select_related(
         "judgement", "review__sample__assessment__enrolment__candidate", "review__moderator"
     )
     for item in disagreements.order_by("review__sample__assessment_id", "pk"):
         per_criterion[item.judgement.criterion_id].disagreements.append(item)
 
-    criteria = list(per_criterion.values())
+    criteria = [per_criterion[pk] for pk in sorted(per_criterion, key=sort_keys.get)]
     return {
-        "judgements": Tally(**moderated.aggregate(**counts)),
-        "results": Tally(
-            **reviews.aggregate(
-                verified=Count("pk", filter=Q(agrees_with_result=True)), total=Count("pk")
-            )
-        ),
+        "judgements": judgements,
+        "results": results,
         "samples": round_.samples.count(),
-        "reviewed": reviews.count(),
+        # Each review is one result verified or not.
+        "reviewed": results.total,
         "per_assessor": sorted(per_assessor.values(), key=lambda t: str(t.assessor)),
         "per_criterion": criteria,
         "inconsistent": [c for c in criteria if c.inconsistent],

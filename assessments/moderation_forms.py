@@ -98,7 +98,6 @@ class DrawSampleForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, prefix="draw", **kwargs)
-        self.helper = _helper("draw", "Draw the sample")
 
 
 class PickSampleForm(forms.Form):
@@ -113,7 +112,6 @@ class PickSampleForm(forms.Form):
             error_messages={"required": "Tick at least one attempt to moderate."},
         )
         self.fields["moderators"] = ModeratorsField()
-        self.helper = _helper("pick", "Moderate the selected attempts")
 
 
 class AssignModeratorForm(forms.Form):

@@ -232,6 +232,15 @@ def assessment_record_context(assessment, *, candidate_view=False):
         outcomes.append({"outcome": outcome, "rows": rows})
 
     entries = list(assessment.audit.all())
+    # The items the outcomes above have read: a judgement covers only items of its
+    # criterion's range, so these are all that the history can name.
+    item_text = {
+        item.pk: item.text
+        for outcome in unit.outcomes.all()
+        for criterion in outcome.criteria.all()
+        for statement in criterion.range_statements.all()
+        for item in statement.items.all()
+    }
     amendments = amendment_rows(assessment.amendments.all(), entries, unit)
     identifier_label, identifier_value = identifier(candidate, unit)
     return {
@@ -255,7 +264,7 @@ def assessment_record_context(assessment, *, candidate_view=False):
         "evidence": list(assessment.evidence.all()),
         "amendments": amendments,
         "staff_view": not candidate_view,
-        "history": history_rows(entries, unit) if not candidate_view else [],
+        "history": history_rows(entries, unit, item_text) if not candidate_view else [],
         "chain": audit.chain_summary(entries),
     }
 

@@ -9,6 +9,8 @@ from django.core.management import call_command
 from django.urls import reverse
 from playwright.sync_api import expect
 
+from assessment_portal.models import User
+from assessments import moderation
 from assessments.models import Assessment, Cohort, Enrolment, ModerationRound, ModerationSample
 from evidence.models import Evidence
 
@@ -56,12 +58,24 @@ def enrolment(username, code):
     return Enrolment.objects.get(candidate__username=username, unit__code=code)
 
 
+def unsampled_round(demo_round):
+    """A second round over the demo round's population, its sample not chosen yet."""
+    return moderation.create_round(
+        unit=demo_round.unit,
+        name="Still to sample",
+        period_start=demo_round.period_start,
+        period_end=demo_round.period_end,
+        by=User.objects.get(username="admin"),
+    )
+
+
 def administrator_pages():
     lucy = enrolment("candidate2", "57")
     mia = attempt("candidate4", "BSBCUS301B")
     cohort = Cohort.objects.get(name__contains="(AU)")
     round_ = ModerationRound.objects.get()
     sample = ModerationSample.objects.filter(round=round_).first()
+    unsampled = unsampled_round(round_)
     return [
         "/",
         reverse("assessments:enrolment_list"),
@@ -86,6 +100,9 @@ def administrator_pages():
         reverse("moderation:round_list"),
         reverse("moderation:round_create"),
         round_.get_absolute_url(),
+        # Its forms to draw the sample, and to pick it by hand from the population.
+        unsampled.get_absolute_url(),
+        reverse("moderation:round_population", args=[unsampled.pk]),
         reverse("moderation:round_summary", args=[round_.pk]),
         reverse("moderation:round_export", args=[round_.pk]),
         reverse("moderation:sample_assign", args=[sample.pk]),
@@ -284,6 +301,10 @@ def test_pages_showing_errors_and_htmx_updates(page, demo):
     page.get_by_role("button", name="Create round").click()
     expect(page.get_by_text("No attempts at US57 were signed off")).to_be_visible()
     check("round form with errors")
+    page.goto(unsampled_round(ModerationRound.objects.get()).get_absolute_url())
+    page.get_by_role("button", name="Draw the sample").click()
+    expect(page.get_by_text("This field is required.")).to_be_visible()
+    check("draw form with errors")
     assert found == {}
 
 
