@@ -4,6 +4,16 @@ from django.core.paginator import Paginator
 from django.db.models import Count, F, Func, IntegerField, Subquery, Window
 from django.db.models.functions import Coalesce
 
+# What a list prints of a person (User.__str__) and of a unit (Unit.display_code): read
+# with only(), rows leave out the rest of the user and the unit's pages of text.
+NAME_FIELDS = ("first_name", "last_name", "username")
+UNIT_CODE_FIELDS = ("framework", "code")
+
+
+def fields_of(path, names):
+    """``names`` of the object at the relation ``path``, as only() takes them."""
+    return [f"{path}__{name}" for name in names]
+
 
 def count_of(queryset, *, distinct=False):
     """How many rows ``queryset`` (filtered by ``OuterRef``) has, as an annotation.

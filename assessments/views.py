@@ -12,7 +12,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from assessment_portal import people
 from assessment_portal.access import administrator_required, get_visible_or_404
-from assessment_portal.queries import count_of
+from assessment_portal.queries import NAME_FIELDS, UNIT_CODE_FIELDS, count_of, fields_of
 from evidence.review import (
     by_criterion,
     confirmed_range_items,
@@ -198,6 +198,7 @@ def cohort_detail(request, pk):
     members = (
         Cohort.candidates.through.objects.filter(cohort=cohort)
         .select_related("user")
+        .only(*fields_of("user", (*NAME_FIELDS, "email")))
         .order_by("user__last_name", "user__first_name", "user_id")
     )
     found = []
@@ -216,9 +217,13 @@ def cohort_detail(request, pk):
             "q": q,
             "found": found,
             "enrolments": Paginator(
-                cohort.enrolments.select_related("candidate", "unit", "assessor").order_by(
-                    "candidate__last_name", "candidate__first_name", "unit__code", "pk"
-                ),
+                cohort.enrolments.select_related("candidate", "unit", "assessor")
+                .only(
+                    *fields_of("candidate", NAME_FIELDS),
+                    *fields_of("assessor", NAME_FIELDS),
+                    *fields_of("unit", UNIT_CODE_FIELDS),
+                )
+                .order_by("candidate__last_name", "candidate__first_name", "unit__code", "pk"),
                 50,
             ).get_page(request.GET.get("enrolments")),
             "requests": cohort.enrolment_requests.select_related("unit", "requested_by")[:5],

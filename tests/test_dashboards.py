@@ -8,6 +8,7 @@ from assessments.models import Cohort
 from standards.models import Unit
 
 from .test_assessment import add_evidence, judge_all
+from .test_moderation import new_round, quick_attempt
 
 pytestmark = pytest.mark.django_db
 
@@ -103,21 +104,32 @@ def test_dashboards_make_a_fixed_number_of_queries_and_page_the_cohorts(
             assert response.status_code == 200
         return response
 
-    enrol(people, "57")
+    def decided(name, result):
+        quick_attempt(make_user(name), people["assessor"], result=result)
+
+    overdue = datetime.date(2020, 1, 1)
+    enrol(people, "57", due_date=overdue)
     add_evidence(people["candidate"], "57", ["1.1"])
     Cohort.objects.create(name="Intake 0")
+    decided("d0", "achieved")
+    new_round(people)
     visit()
     for i in range(1, 25):
         cohort = Cohort.objects.create(name=f"Intake {i:02}")
         candidate = make_user(f"c{i}")
         cohort.candidates.add(candidate)
-        enrol(people, "BSBCUS301B", candidate=candidate, cohort=cohort)
+        enrol(people, "BSBCUS301B", candidate=candidate, cohort=cohort, due_date=overdue)
         add_evidence(candidate, "BSBCUS301B", ["1.1", "1.2"])
+        decided(f"d{i}", "not_achieved")
+    new_round(people)
     enrol(people, "BSBCUS301B")
     add_evidence(people["candidate"], "BSBCUS301B", ["1.1", "1.2", "1.3"])
     shown = {e.unit.code: e for e in visit().context["enrolments"]}
     assert (shown["BSBCUS301B"].criteria_covered, shown["BSBCUS301B"].criteria_total) == (3, 14)
     client.force_login(people["admin"])
-    cohorts = client.get(reverse("home")).context["cohorts"]
+    response = client.get(reverse("home"))
+    assert len(response.context["overdue"]) == 25 and len(response.context["recent"]) == 10
+    assert len(response.context["rounds"]) == 2
+    cohorts = response.context["cohorts"]
     assert len(cohorts) == 20 and cohorts.paginator.count == 25
     assert [c.enrolled for c in cohorts][1:3] == [1, 1]
