@@ -150,10 +150,11 @@ def administrator_summary(page_number=None):
     overdue = (
         Enrolment.objects.filter(due_date__lt=today, status=Enrolment.Status.ACTIVE)
         .exclude(assessments__result=Assessment.Result.ACHIEVED)
-        .select_related("candidate")
-        .only("due_date", "unit", *fields_of("candidate", NAME_FIELDS))
-        # Units are few and wide (pages of descriptive text): fetched once, not per row.
-        .prefetch_related(Prefetch("unit", Unit.objects.only(*UNIT_CODE_FIELDS)))
+        # Joined for their names and codes only: a unit's pages of text stay out of the rows.
+        .select_related("candidate", "unit")
+        .only(
+            "due_date", *fields_of("candidate", NAME_FIELDS), *fields_of("unit", UNIT_CODE_FIELDS)
+        )
         .order_by("due_date", "pk")[:50]
     )
     rounds = (
