@@ -85,7 +85,7 @@ def test_administrator_dashboard_lists_overdue_and_cohorts(
     cohort.candidates.add(people["candidate"])
     enrol(people, "57", cohort=cohort, due_date=datetime.date(2020, 1, 1))
     client.force_login(people["admin"])
-    with django_assert_max_num_queries(10):
+    with django_assert_max_num_queries(9):
         response = client.get(reverse("home"))
     content = response.content.decode()
     assert "Intake A" in content
@@ -97,7 +97,7 @@ def test_dashboards_make_a_fixed_number_of_queries_and_page_the_cohorts(
     client, people, make_user, django_assert_max_num_queries
 ):
     def visit():
-        for who, queries in [("admin", 10), ("assessor", 6), ("candidate", 5)]:
+        for who, queries in [("admin", 9), ("assessor", 6), ("candidate", 5)]:
             client.force_login(people[who])
             with django_assert_max_num_queries(queries):
                 response = client.get(reverse("home"))
