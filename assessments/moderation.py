@@ -275,7 +275,7 @@ def conflicted_samples(samples):
 
     ``samples`` need their review and the attempt's enrolment loaded; the sample's
     assessor is who signed the decision off."""
-    unreviewed = [s for s in samples if not hasattr(s, "review")]
+    unreviewed = [s for s in samples if not s.is_reviewed]
     involved = _add_involved(
         {
             s.assessment_id: {

@@ -134,13 +134,16 @@ def round_detail(request, pk):
             "assessor__last_name", "assessment__enrolment__candidate__last_name", "assessment_id"
         )
     )
-    page = Paginator(samples, SAMPLES_PER_PAGE).get_page(request.GET.get("page"))
+    sizes = moderation.sizes(round_)
+    paginator = Paginator(samples, SAMPLES_PER_PAGE)
+    paginator.count = sizes["sample"]  # counted with the sizes: no COUNT query
+    page = paginator.get_page(request.GET.get("page"))
     return render(
         request,
         "moderation/round_detail.html",
         {
             "round": round_,
-            "sizes": moderation.sizes(round_),
+            "sizes": sizes,
             "page": page,
             "conflicted": moderation.conflicted_samples(page) if round_.is_sampled else set(),
             "draw_form": draw_form,
@@ -189,14 +192,18 @@ def round_population(request, pk):
     members, filters = moderation.filter_population(round_, request.GET)
     # Paged by primary key, then the page's rows read with their people: sorting the
     # whole population with all those columns cost ~3 ms more at 10k candidates.
-    page = Paginator(
+    paginator = Paginator(
         members.order_by(
             "assessment__enrolment__candidate__last_name",
             "assessment__enrolment__candidate__first_name",
             "assessment_id",
         ).values_list("assessment_id", flat=True),
         POPULATION_PER_PAGE,
-    ).get_page(request.GET.get("page"))
+    )
+    sizes = moderation.sizes(round_)
+    if not any(filters.values()):
+        paginator.count = sizes["population"]  # counted with the sizes: no COUNT query
+    page = paginator.get_page(request.GET.get("page"))
     rows = population.in_bulk(page)
     selected = list(
         population.filter(pk__in=picked[:MAX_HAND_PICKED]).order_by(
@@ -211,7 +218,7 @@ def round_population(request, pk):
         "moderation/population.html",
         {
             "round": round_,
-            "sizes": moderation.sizes(round_),
+            "sizes": sizes,
             "page": page,
             "attempts": [rows[pk] for pk in page],
             "filters": filters,

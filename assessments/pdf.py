@@ -10,9 +10,12 @@ The public API, also used by other reports (e.g. moderation):
     ``generated_at`` (a datetime) and ``running_head`` (the page header text).
 ``html_to_pdf(html, *, variant=None) -> bytes``
     The WeasyPrint step alone, for HTML already rendered.
+``record_attempts() -> QuerySet``
+    Attempts read with what their record shows, in a fixed number of queries
+    however many criteria, files or changes there are.
 ``assessment_record_context(assessment, *, candidate_view=False) -> dict``
-    Everything ``reports/assessment_record.html`` shows, read up front in a
-    fixed number of queries however many criteria, files or changes there are.
+    Everything ``reports/assessment_record.html`` shows, for an attempt read from
+    ``record_attempts()``.
 ``transcript_context(candidate, viewer) -> dict``
     The same for ``reports/transcript.html``.
 
@@ -172,35 +175,40 @@ def _coverage(criterion, judgement):
     return coverage
 
 
+def record_attempts():
+    """Attempts with everything ``assessment_record_context`` reads from them.
+
+    A view narrows it to what its user may see and reads the attempt once, so the
+    access check and the record do not each fetch it.
+    """
+    return Assessment.objects.select_related(
+        "enrolment__candidate",
+        "enrolment__unit",
+        "enrolment__assessor",
+        "sign_off__signed_by",
+    ).prefetch_related(
+        Prefetch("judgements", queryset=Judgement.objects.prefetch_related("range_items")),
+        Prefetch(
+            "evidence",
+            queryset=Evidence.objects.order_by("occurred_on", "created_at", "pk").prefetch_related(
+                "files"
+            ),
+        ),
+        Prefetch("amendments", queryset=Amendment.objects.select_related("amended_by")),
+        Prefetch(
+            "audit", queryset=AuditEntry.objects.select_related("actor", "judgement__criterion")
+        ),
+    )
+
+
 def assessment_record_context(assessment, *, candidate_view=False):
-    """The context of ``reports/assessment_record.html`` for one attempt.
+    """The context of ``reports/assessment_record.html`` for one attempt, read from
+    ``record_attempts()``.
 
     ``candidate_view`` gives the record as its candidate may see it, as on
     the assessment page: verdicts and comments only once the result is signed
     off, and without the staff-only change history.
     """
-    assessment = (
-        Assessment.objects.select_related(
-            "enrolment__candidate",
-            "enrolment__unit",
-            "enrolment__assessor",
-            "sign_off__signed_by",
-        )
-        .prefetch_related(
-            Prefetch("judgements", queryset=Judgement.objects.prefetch_related("range_items")),
-            Prefetch(
-                "evidence",
-                queryset=Evidence.objects.order_by(
-                    "occurred_on", "created_at", "pk"
-                ).prefetch_related("files"),
-            ),
-            Prefetch("amendments", queryset=Amendment.objects.select_related("amended_by")),
-            Prefetch(
-                "audit", queryset=AuditEntry.objects.select_related("actor", "judgement__criterion")
-            ),
-        )
-        .get(pk=assessment.pk)
-    )
     enrolment = assessment.enrolment
     unit, candidate = enrolment.unit, enrolment.candidate
     prefetch_related_objects(

@@ -14,7 +14,6 @@ from django.views.decorators.cache import cache_control
 from assessment_portal.access import get_visible_or_404, security_log
 
 from . import pdf
-from .models import Assessment
 
 RECORD_TEMPLATE = "reports/assessment_record.html"
 TRANSCRIPT_TEMPLATE = "reports/transcript.html"
@@ -34,7 +33,7 @@ def _pdf_response(content, filename):
 
 
 def _record_context(request, pk):
-    assessment = get_visible_or_404(Assessment.objects.all(), request.user, pk=pk)
+    assessment = get_visible_or_404(pdf.record_attempts(), request.user, pk=pk)
     return pdf.assessment_record_context(assessment, candidate_view=request.user.is_candidate)
 
 

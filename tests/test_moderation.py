@@ -14,7 +14,7 @@ from django.utils import timezone
 from pypdf import PdfReader
 
 from assessment_portal.people_tasks import send_set_password_emails
-from assessments import moderation, services
+from assessments import moderation, moderation_views, services
 from assessments.models import (
     Assessment,
     AuditEntry,
@@ -785,6 +785,37 @@ def test_round_pages_and_downloads_are_for_administrators(client, people, review
         assert client.get(reverse(name, args=args)).status_code == 404, name
 
 
+def test_round_and_population_pages_are_counted_with_the_sizes(
+    client, people, make_user, reviewed_world, monkeypatch
+):
+    """The pages' totals come from the sizes table: every row shows on exactly one page."""
+    monkeypatch.setattr(moderation_views, "SAMPLES_PER_PAGE", 1)
+    monkeypatch.setattr(moderation_views, "POPULATION_PER_PAGE", 2)
+    client.force_login(people["admin"])
+
+    def shown(url, rows, **query):
+        seen = []
+        for number in (1, 2, 3):
+            page = client.get(url, {"page": number, **query}).context["page"]
+            if page.number < number:  # past the end: the last page again
+                break
+            seen += [row.pk for row in page.object_list] if rows else list(page.object_list)
+        return page.paginator.count, seen
+
+    round_ = reviewed_world["round"]
+    count, seen = shown(round_.get_absolute_url(), rows=True)
+    assert count == len(seen) == 2
+    assert sorted(seen) == sorted(s.pk for s in reviewed_world["samples"])
+
+    population(make_user, people["a1"], [("achieved", 1)] * 3, "p")
+    unsampled = new_round(people)
+    url = reverse("moderation:round_population", args=[unsampled.pk])
+    count, seen = shown(url, rows=False)
+    assert count == len(seen) == unsampled.population.count() > 2
+    assert sorted(seen) == sorted(unsampled.population.values_list("pk", flat=True))
+    assert shown(url, rows=False, q="Candp")[0] == 3  # filtered: counted by the filter
+
+
 # The page's attempts are found by primary key, then read with their people.
 POPULATION_PAGE_QUERIES = 13
 
@@ -796,7 +827,7 @@ def test_pages_make_a_fixed_number_of_queries(
         """Each page's query count, the same for a small or a larger round (measured)."""
         round_ = new_round(people, minimum=2, percent=0)
         client.force_login(people["admin"])
-        with django_assert_max_num_queries(9):
+        with django_assert_max_num_queries(8):
             assert client.get(round_.get_absolute_url()).status_code == 200  # forms to draw
         picked = [a.pk for a in round_.population.all()[:2]]
         population_url = reverse("moderation:round_population", args=[round_.pk])
@@ -804,6 +835,10 @@ def test_pages_make_a_fixed_number_of_queries(
             response = client.get(population_url, {"picked": picked, "q": "cand"})
         assert response.status_code == 200
         assert len(response.context["selected"]) == 2
+        # Unfiltered, the population's size is the count: one query fewer.
+        with django_assert_max_num_queries(POPULATION_PAGE_QUERIES - 1):
+            response = client.get(population_url, {"picked": picked})
+        assert response.context["page"].paginator.count == round_.population.count()
         moderation.draw_sample(round_=round_, by=people["admin"], moderators=[people["m1"]])
         client.force_login(people["m1"])
         pending = reverse("moderation:review", args=[round_.samples.first().pk])
@@ -824,8 +859,8 @@ def test_pages_make_a_fixed_number_of_queries(
         pages = [
             ("admin", reverse("moderation:round_list"), 4),
             # Includes the query that flags moderators who took part since the draw,
-            # the samples' page count, and their moderators.
-            ("admin", round_.get_absolute_url(), 10),
+            # and the samples' moderators; the sizes count the samples for the pages.
+            ("admin", round_.get_absolute_url(), 9),
             ("admin", reverse("moderation:round_summary", args=[round_.pk]), 8),
             # One more than the page itself: the check for exports whose worker died.
             ("admin", reverse("moderation:round_export", args=[round_.pk]), 5),

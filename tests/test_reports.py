@@ -267,7 +267,7 @@ def test_record_is_not_found_for_anyone_else(client, people, name):
 
 
 def test_record_reads_the_same_number_of_queries_however_large(
-    people, django_assert_max_num_queries
+    client, people, django_assert_max_num_queries
 ):
     small = submitted(people)  # US57: one evidence item, nothing judged
 
@@ -288,12 +288,20 @@ def test_record_reads_the_same_number_of_queries_however_large(
 
     # The history names range items from the unit's structure read for the outcomes.
     with django_assert_max_num_queries(11) as small_queries:
-        small_context = pdf.assessment_record_context(small)
+        small_context = pdf.assessment_record_context(pdf.record_attempts().get(pk=small.pk))
     with django_assert_max_num_queries(11) as big_queries:
-        big_context = pdf.assessment_record_context(big)
+        big_context = pdf.assessment_record_context(pdf.record_attempts().get(pk=big.pk))
     assert len(small_queries) == len(big_queries)
     assert len(big_context["evidence"]) == 5
     assert len(big_context["history"]) > len(small_context["history"])
+
+    # The preview checks access and reads the record with the same fetch of the attempt.
+    client.force_login(people["admin"])
+    with django_assert_max_num_queries(13) as small_page:
+        client.get(reverse("reports:assessment_record_preview", args=[small.pk]))
+    with django_assert_max_num_queries(13) as big_page:
+        client.get(reverse("reports:assessment_record_preview", args=[big.pk]))
+    assert len(small_page) == len(big_page)
 
 
 def test_reports_load_nothing_but_static_files():
