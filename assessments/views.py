@@ -329,7 +329,13 @@ METHODS = [
     (mark_safe(value), mark_safe(label))  # noqa: S308 - our own choices
     for value, label in Judgement.Method.choices
 ]
-SAFE_RULES = [mark_safe(rule) for rule in RULES]  # noqa: S308 - our own names
+SAFE_RULES = [(mark_safe(rule), mark_safe(rule.capitalize())) for rule in RULES]  # noqa: S308
+
+
+def _input_id(prefix, name):
+    """A checkbox's id, built here once rather than from three template variables at each
+    of its two uses (a tenth of a criterion's variables, ~0.5 ms a page; issue 13)."""
+    return mark_safe(f"{prefix}{name}")  # noqa: S308 - "j", an id and our own names
 
 
 def _row(judgement, statements, mappings, form=None, pre_tick=True):
@@ -380,8 +386,13 @@ def _row(judgement, statements, mappings, form=None, pre_tick=True):
         "ranges": ranges,
         "mappings": mappings,
         "values": values,
-        "methods": [(value, label, value in values["methods"]) for value, label in METHODS],
-        "rules": [(rule, rule in values["rules"]) for rule in SAFE_RULES],
+        "methods": [
+            (_input_id(prefix, f"m-{value}"), value, label, value in values["methods"])
+            for value, label in METHODS
+        ],
+        "rules": [
+            (_input_id(prefix, rule), label, rule in values["rules"]) for rule, label in SAFE_RULES
+        ],
         "errors": form.non_field_errors() if form is not None else [],
         "open": form is not None,
     }
