@@ -32,7 +32,7 @@ from assessment_portal.dates import validate_plausible_date
 from assessment_portal.people import matching
 from assessment_portal.stored_files import delete_quietly, save_new
 from evidence.models import Evidence, EvidenceMapping
-from standards.models import Unit
+from standards.models import RangeItem, Unit
 
 from . import audit, moderation_tasks, signals
 from .models import (
@@ -489,10 +489,19 @@ def review_context(sample):
             "enrolment__candidate", "enrolment__unit", "sign_off__signed_by"
         )
         .prefetch_related(
+            # Orders within the one attempt and unit: the models' default orderings would
+            # join the attempt, enrolment, statement and unit only to sort by them.
             Prefetch(
                 "judgements",
-                queryset=Judgement.objects.select_related("criterion__outcome").prefetch_related(
-                    "range_items"
+                queryset=Judgement.objects.select_related("criterion__outcome")
+                .order_by("criterion__sort_key")
+                .prefetch_related(
+                    Prefetch(
+                        "range_items",
+                        queryset=RangeItem.objects.order_by(
+                            "range_statement__position", "position"
+                        ),
+                    )
                 ),
             ),
             Prefetch(
