@@ -514,10 +514,11 @@ def _history_context(request, assessment, attempts, judgements, ranges):
         for _, items in statements
         for item in items
     }
-    # Only a signed-off result can be amended (services.amend_result).
+    # services.amend_result records each amendment in the history too: an attempt whose
+    # history has none needs no query for them.
     amendments = (
         assessment.amendments.select_related("amended_by")
-        if assessment.status == Assessment.Status.SIGNED_OFF
+        if any(entry.action == "result amended" for entry in entries)
         else []
     )
     return {
