@@ -32,7 +32,7 @@ from assessment_portal.dates import validate_plausible_date
 from assessment_portal.people import matching
 from assessment_portal.stored_files import delete_quietly, save_new
 from evidence.models import Evidence, EvidenceMapping
-from standards.models import Unit
+from standards.models import RangeItem, Unit
 
 from . import audit, moderation_tasks, signals
 from .models import (
@@ -240,12 +240,14 @@ _INVOLVEMENT = {
 }
 
 
-def involvement(user, attempt):
+def involvement(user, attempt, evidence=None):
     """How ``user`` took part in assessing ``attempt``, in words (empty when they did not).
 
-    ``attempt`` needs its enrolment and sign-off loaded. Checked afresh at every step
-    (drawing, reviewing, reassigning), because amending a result or reassigning an
-    enrolment can make a moderator part of the decision after the sample was drawn.
+    ``attempt`` needs its enrolment and sign-off loaded; ``evidence`` is the attempt's
+    evidence when the caller has read it already (the review page), else it is queried.
+    Checked afresh at every step (drawing, reviewing, reassigning), because amending a
+    result or reassigning an enrolment can make a moderator part of the decision after
+    the sample was drawn.
     """
     enrolment = attempt.enrolment
     ways = []
@@ -261,9 +263,13 @@ def involvement(user, attempt):
     if user.pk == attempt.sign_off.signed_by_id:
         actions.add("signed off")
     ways += [words for action, words in _INVOLVEMENT.items() if action in actions]
-    if Assessment.evidence.through.objects.filter(
-        assessment=attempt, evidence__recorded_by=user
-    ).exists():
+    if evidence is not None:
+        recorded = any(item.recorded_by_id == user.pk for item in evidence)
+    else:
+        recorded = Assessment.evidence.through.objects.filter(
+            assessment=attempt, evidence__recorded_by=user
+        ).exists()
+    if recorded:
         ways.append("recorded evidence in it")
     return ways
 
@@ -483,10 +489,19 @@ def review_context(sample):
             "enrolment__candidate", "enrolment__unit", "sign_off__signed_by"
         )
         .prefetch_related(
+            # Orders within the one attempt and unit: the models' default orderings would
+            # join the attempt, enrolment, statement and unit only to sort by them.
             Prefetch(
                 "judgements",
-                queryset=Judgement.objects.select_related("criterion__outcome").prefetch_related(
-                    "range_items"
+                queryset=Judgement.objects.select_related("criterion__outcome")
+                .order_by("criterion__sort_key")
+                .prefetch_related(
+                    Prefetch(
+                        "range_items",
+                        queryset=RangeItem.objects.order_by(
+                            "range_statement__position", "position"
+                        ),
+                    )
                 ),
             ),
             Prefetch(
@@ -612,9 +627,11 @@ def _lock_enrolment(attempt):
     attempt.enrolment = Enrolment.objects.select_for_update().get(pk=attempt.enrolment_id)
 
 
-def review_refusal(sample, moderator):
-    """Why ``moderator`` may no longer review ``sample`` (None if they may), and what to do."""
-    ways = involvement(moderator, sample.assessment)
+def review_refusal(sample, moderator, evidence=None):
+    """Why ``moderator`` may no longer review ``sample`` (None if they may), and what to do.
+
+    ``evidence``: the attempt's evidence, if already read (see ``involvement``)."""
+    ways = involvement(moderator, sample.assessment, evidence)
     if not ways:
         return None
     return (

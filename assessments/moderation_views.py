@@ -350,7 +350,9 @@ def review(request, pk):
     done = getattr(sample, "review", None)
     form = refusal = None
     if done is None:
-        refusal = moderation.review_refusal(sample, request.user)
+        refusal = moderation.review_refusal(
+            sample, request.user, evidence=[item for item, _ in context["evidence"]]
+        )
     if done is None and refusal is None:
         form = ReviewForm(request.POST or None, judgements=context["judgements"])
         if request.method == "POST" and form.is_valid():

@@ -334,7 +334,7 @@ METHODS = [
     (mark_safe(value), mark_safe(label))  # noqa: S308 - our own choices
     for value, label in Judgement.Method.choices
 ]
-SAFE_RULES = [mark_safe(rule) for rule in RULES]  # noqa: S308 - our own names
+SAFE_RULES = [(mark_safe(rule), mark_safe(rule.capitalize())) for rule in RULES]  # noqa: S308
 
 
 def _row(judgement, statements, mappings, form=None, pre_tick=True):
@@ -373,6 +373,16 @@ def _row(judgement, statements, mappings, form=None, pre_tick=True):
             "statement": statement,
             "rule": services.coverage_rule(statement, items),
             "items": [(item, item.pk in values["items"]) for item in items],
+            "checkboxes": [
+                (
+                    f"{prefix}range_items",
+                    f"{prefix}r-{item.pk}",
+                    item.pk,
+                    item.text,
+                    item.pk in values["items"],
+                )
+                for item in items
+            ],
             "covered": sum(1 for item in items if item.covered),
             "required": services.required_count(statement, items),
         }
@@ -385,8 +395,15 @@ def _row(judgement, statements, mappings, form=None, pre_tick=True):
         "ranges": ranges,
         "mappings": mappings,
         "values": values,
-        "methods": [(value, label, value in values["methods"]) for value, label in METHODS],
-        "rules": [(rule, rule in values["rules"]) for rule in SAFE_RULES],
+        # Checkboxes as templatetags.marking draws them: (name, id, value, label, checked).
+        "methods": [
+            (f"{prefix}methods", f"{prefix}m-{value}", value, label, value in values["methods"])
+            for value, label in METHODS
+        ],
+        "rules": [
+            (f"{prefix}{rule}", f"{prefix}{rule}", None, label, rule in values["rules"])
+            for rule, label in SAFE_RULES
+        ],
         "errors": form.non_field_errors() if form is not None else [],
         "open": form is not None,
     }
@@ -502,10 +519,11 @@ def _history_context(request, assessment, attempts, judgements, ranges):
         for _, items in statements
         for item in items
     }
-    # Only a signed-off result can be amended (services.amend_result).
+    # services.amend_result records each amendment in the history too: an attempt whose
+    # history has none needs no query for them.
     amendments = (
         assessment.amendments.select_related("amended_by")
-        if assessment.status == Assessment.Status.SIGNED_OFF
+        if any(entry.action == "result amended" for entry in entries)
         else []
     )
     return {

@@ -586,8 +586,9 @@ def test_signed_off_page_query_count_does_not_grow(
     )
     client.force_login(people["admin"])
     # Session, user, attempt, judgements, every criterion's range, mappings (their claims
-    # are only read to tick an unjudged criterion), attempts, audit entries, amendments.
-    with django_assert_max_num_queries(9):
+    # are only read to tick an unjudged criterion), attempts, audit entries. Amendments
+    # are read once the history has one (tests/test_amendments.py).
+    with django_assert_max_num_queries(8):
         response = client.get(assessment.get_absolute_url())
     assert response.status_code == 200
     assert "Satisfactory" in response.content.decode()
@@ -652,3 +653,20 @@ def test_a_stale_save_is_refused_again_until_the_page_is_reloaded(client, people
     assert "after you opened it" in html
     # The refused form keeps the version it was read at, so saving it again is refused too.
     assert f'name="j{j.pk}-version" value="0"' in html
+
+
+def test_marking_checkboxes_escape_what_they_show():
+    from assessments.templatetags.marking import inline_checkboxes
+
+    html = inline_checkboxes(
+        [
+            ("j1-range_items", "j1-r-2", 2, "<b>Tom & Jerry</b>", True),
+            ("j1-valid", "j1-valid", None, "Valid", False),
+        ]
+    )
+    assert (
+        '<input class="form-check-input" type="checkbox" name="j1-range_items" id="j1-r-2" '
+        'value="2" checked><label class="form-check-label" for="j1-r-2">'
+        "&lt;b&gt;Tom &amp; Jerry&lt;/b&gt;</label>"
+    ) in html
+    assert 'name="j1-valid" id="j1-valid"><label' in html

@@ -82,6 +82,18 @@ def test_an_administrator_who_amended_a_sampled_result_cannot_review_it(client, 
     assert ModerationReview.objects.get().moderator == people["m1"]
 
 
+def test_a_moderator_who_recorded_evidence_in_the_attempt_cannot_review_it(client, people, sampled):
+    # The review page checks this from the evidence it shows; the service queries it.
+    sampled.assessment.evidence.update(recorded_by=people["admin"])
+    client.force_login(people["admin"])
+    page = client.get(reverse("moderation:review", args=[sampled.pk])).content.decode()
+    assert "You can no longer review this decision: you recorded evidence in it" in page
+    assert 'name="result"' not in page
+    with pytest.raises(ValidationError) as refused:
+        review(sampled, people["admin"])
+    assert "you recorded evidence in it" in refused.value.messages[0]
+
+
 def test_an_assessor_made_assessor_of_the_enrolment_cannot_review(people, sampled):
     moderation.assign_moderator(sample=sampled, moderator=people["m1"], by=people["admin"])
     # However it came about (e.g. data from before this check), the review is refused.
