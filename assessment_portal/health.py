@@ -47,14 +47,19 @@ def check_storage():
 
 
 def check_worker():
-    if not isinstance(task_backends[DEFAULT_TASK_BACKEND_ALIAS], DatabaseBackend):
+    backend = task_backends[DEFAULT_TASK_BACKEND_ALIAS]
+    if not isinstance(backend, DatabaseBackend):
         return  # tasks run in the request; there is no worker to wait for
-    last_seen = WorkerHeartbeat.objects.aggregate(last=Max("last_seen"))["last"]
-    max_age = timedelta(seconds=settings.WORKER_HEARTBEAT_MAX_AGE)
-    if last_seen is None:
-        raise RuntimeError("no task worker has ever reported")
-    if timezone.now() - last_seen > max_age:
-        raise RuntimeError(f"no task worker heartbeat since {last_seen.isoformat()}")
+    since = timezone.now() - timedelta(seconds=settings.WORKER_HEARTBEAT_MAX_AGE)
+    beats = WorkerHeartbeat.objects.filter(last_seen__gte=since).values_list("queues", flat=True)
+    # Every queue needs a live worker: reports and e-mails can have workers of their own.
+    unserved = backend.queues.difference(*beats)
+    if unserved:
+        last_seen = WorkerHeartbeat.objects.aggregate(last=Max("last_seen"))["last"]
+        raise RuntimeError(
+            f"no task worker has reported for the {', '.join(sorted(unserved))} queue(s) "
+            f"since {since.isoformat()} (newest heartbeat: {last_seen})"
+        )
 
 
 CHECKS = {"database": check_database, "storage": check_storage, "worker": check_worker}

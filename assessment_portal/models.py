@@ -84,8 +84,8 @@ class User(AbstractUser):
 class WorkerHeartbeat(models.Model):
     """The last sign of life of each task worker (``manage.py run_worker``).
 
-    Each worker updates its row every few seconds; /healthz reports the worker
-    unhealthy when the newest row is older than WORKER_HEARTBEAT_MAX_AGE.
+    Each worker updates its row every few seconds; /healthz reports the workers
+    unhealthy when a queue has no row newer than WORKER_HEARTBEAT_MAX_AGE.
     """
 
     worker_id = models.CharField(max_length=64, unique=True)
@@ -93,6 +93,9 @@ class WorkerHeartbeat(models.Model):
     pid = models.PositiveIntegerField()
     started_at = models.DateTimeField()
     last_seen = models.DateTimeField(db_index=True)
+    # The task queues it takes: with one worker for reports and one for the rest, either
+    # can stop while the other still beats.
+    queues = models.JSONField(default=list)
 
     def __str__(self):
         return f"{self.hostname}:{self.pid} ({self.worker_id})"

@@ -90,12 +90,36 @@ def test_healthz_names_a_worker_whose_heartbeat_stopped(client, database_queue, 
     settings.WORKER_HEARTBEAT_MAX_AGE = 60
     now = timezone.now()
     beat = WorkerHeartbeat.objects.create(
-        worker_id="w1", hostname="h", pid=1, started_at=now, last_seen=now - timedelta(seconds=61)
+        worker_id="w1",
+        hostname="h",
+        pid=1,
+        started_at=now,
+        last_seen=now - timedelta(seconds=61),
+        queues=["default", "exports"],
     )
     assert client.get("/healthz").json()["failing"] == ["worker"]
     beat.last_seen = now - timedelta(seconds=30)
     beat.save()
     assert client.get("/healthz").status_code == 200
+
+
+def test_healthz_names_a_queue_no_live_worker_takes(client, database_queue, monkeypatch, caplog):
+    """`make serve` runs one worker for moderation reports and one for the rest."""
+    monkeypatch.setattr(
+        "django_tasks_db.management.commands.db_worker.close_old_connections", lambda: None
+    )
+    worker = ["run_worker", "--batch", "--no-startup-delay", "--no-reload", "--interval", "0"]
+    call_command(*worker, "--exclude-queues", "exports")
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    assert response.json()["failing"] == ["worker"]
+    assert "for the exports queue(s)" in caplog.text
+    call_command(*worker, "--queue-name", "exports")
+    assert client.get("/healthz").status_code == 200
+    assert sorted(WorkerHeartbeat.objects.values_list("queues", flat=True)) == [
+        ["default"],
+        ["exports"],
+    ]
 
 
 def test_worker_heartbeat_records_each_worker(database_queue, monkeypatch):

@@ -13,6 +13,7 @@ import threading
 from datetime import timedelta
 
 from django.db import DatabaseError, close_old_connections
+from django.tasks import task_backends
 from django.utils import timezone
 from django.utils.autoreload import DJANGO_AUTORELOAD_ENV
 from django_tasks_db.management.commands import db_worker
@@ -25,7 +26,7 @@ HEARTBEAT_INTERVAL = 10  # seconds; WORKER_HEARTBEAT_MAX_AGE should be a few of 
 FORGET_AFTER = timedelta(days=1)  # rows of workers gone this long are deleted
 
 
-def beat(worker_id, started_at):
+def beat(worker_id, started_at, queues):
     now = timezone.now()
     WorkerHeartbeat.objects.update_or_create(
         worker_id=worker_id,
@@ -34,15 +35,26 @@ def beat(worker_id, started_at):
             "pid": os.getpid(),
             "started_at": started_at,
             "last_seen": now,
+            "queues": queues,
         },
     )
 
 
-def keep_beating(worker_id, started_at, stop):
+def queues_taken(options):
+    """The configured queues a worker started with these options takes."""
+    configured = task_backends[options["backend_name"]].queues
+    named = set(options["queue_name"].split(","))
+    if "*" not in named:
+        return sorted(named & configured)
+    excluded = set(filter(None, (options["exclude_queues"] or "").split(",")))
+    return sorted(configured - excluded)
+
+
+def keep_beating(worker_id, started_at, queues, stop):
     while not stop.wait(HEARTBEAT_INTERVAL):
         close_old_connections()
         try:
-            beat(worker_id, started_at)
+            beat(worker_id, started_at, queues)
         except DatabaseError:
             # The worker's own loop hits the same database; /healthz shows the outage.
             logger.exception("task worker heartbeat not recorded")
@@ -61,12 +73,13 @@ class Command(db_worker.Command):
             return super().handle(*args, **options)
         worker_id = options["worker_id"]
         started_at = timezone.now()
+        queues = queues_taken(options)
         WorkerHeartbeat.objects.filter(last_seen__lt=started_at - FORGET_AFTER).delete()
-        beat(worker_id, started_at)
+        beat(worker_id, started_at, queues)
         stop = threading.Event()
         if not options["batch"]:
             threading.Thread(
-                target=keep_beating, args=(worker_id, started_at, stop), daemon=True
+                target=keep_beating, args=(worker_id, started_at, queues, stop), daemon=True
             ).start()
         try:
             return super().handle(*args, **options)
