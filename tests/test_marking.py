@@ -656,7 +656,7 @@ def test_a_stale_save_is_refused_again_until_the_page_is_reloaded(client, people
 
 
 def test_marking_checkboxes_escape_what_they_show():
-    from assessments.templatetags.marking import inline_checkboxes
+    from assessment_portal.templatetags.checkboxes import inline_checkboxes
 
     html = inline_checkboxes(
         [
