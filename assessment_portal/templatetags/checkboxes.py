@@ -3,7 +3,7 @@
 The marking page has ~170 checkboxes (a criterion's methods, range items and rules of
 evidence), the evidence mapping page ~115 (criteria and range items): as template markup
 they were more than half of each page's template variables. Joined here they cost ~0.6 ms
-(marking) and ~2 ms (mapping) a page less at 10k candidates (issue 13); format_html per
+(marking) and ~1.5 ms (mapping) a page less at 10k candidates (issue 13); format_html per
 box saved nothing, so each part is escaped explicitly instead.
 """
 
