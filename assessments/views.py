@@ -395,7 +395,8 @@ def _row(judgement, statements, mappings, form=None, pre_tick=True):
         "ranges": ranges,
         "mappings": mappings,
         "values": values,
-        # Checkboxes as templatetags.marking draws them: (name, id, value, label, checked).
+        # Checkboxes as assessment_portal/templatetags/checkboxes.py draws them:
+        # (name, id, value, label, checked).
         "methods": [
             (f"{prefix}methods", f"{prefix}m-{value}", value, label, value in values["methods"])
             for value, label in METHODS

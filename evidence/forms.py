@@ -5,7 +5,7 @@ from django import forms
 from assessment_portal.dates import validate_plausible_date
 from assessments.forms import PersonChoiceField
 from assessments.services import CANDIDATE_DECLARATION
-from standards.models import PerformanceCriterion, RangeItem, RangeStatement
+from standards.models import PerformanceCriterion, RangeItem, RangeStatement, Unit
 
 from . import services
 from .models import Evidence
@@ -157,13 +157,6 @@ class CriterionChoiceField(forms.ModelMultipleChoiceField):
         super().__init__(queryset=PerformanceCriterion.objects.all(), **kwargs)
 
 
-def _grouped(objects, group_of, label_of):
-    groups = {}
-    for obj in objects:
-        groups.setdefault(group_of(obj), []).append((obj.pk, label_of(obj)))
-    return list(groups.items())
-
-
 class MapForm(forms.Form):
     criteria = CriterionChoiceField(
         help_text="Tick every criterion this item shows, in any of your units."
@@ -184,14 +177,21 @@ class MapForm(forms.Form):
 
     def __init__(self, *args, criteria, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["criteria"].choices = _grouped(
-            criteria,
-            lambda c: (
-                f"{c.outcome.unit.display_code} · {c.outcome.unit.outcome_label} "
-                f"{c.outcome.number}: {c.outcome.title}"
-            ),
-            lambda c: f"{c.number} {c.text}",
-        )
+        # Rows, not instances, as for the range items below (~0.4 ms).
+        groups = {}
+        for *outcome, pk, number, text in criteria.values_list(
+            "outcome__unit__framework",
+            "outcome__unit__code",
+            "outcome__number",
+            "outcome__title",
+            "pk",
+            "number",
+            "text",
+        ):
+            groups.setdefault(tuple(outcome), []).append((pk, f"{number} {text}"))
+        self.fields["criteria"].choices = [
+            (_outcome_label(*outcome), options) for outcome, options in groups.items()
+        ]
         # Two queries whatever the units hold (a prefetch is skipped when there is nothing
         # to prefetch for): the statements' criterion numbers, then their items.
         statements = RangeStatement.objects.filter(criteria__in=criteria)
@@ -202,30 +202,39 @@ class MapForm(forms.Form):
             .values_list("rangestatement", "performancecriterion__number")
         ):
             numbers.setdefault(statement, []).append(number)
+        # Rows, not instances: ~90 items would each build their own statement and unit (~1.5 ms
+        # at 10k candidates, issue 13); a statement's label is made once, for its first item.
         items = (
             RangeItem.objects.filter(range_statement__in=statements)
-            .select_related("range_statement__unit")
-            .only(
-                "text",
+            .order_by("range_statement__unit", "range_statement__position", "position")
+            .values_list(
+                "range_statement",
                 *(f"range_statement__{name}" for name in ("term", "wording", "coverage")),
                 "range_statement__unit__framework",
                 "range_statement__unit__code",
+                "pk",
+                "text",
             )
-            .order_by("range_statement__unit", "range_statement__position", "position")
         )
-        self.fields["range_items"].choices = _grouped(
-            items,
-            lambda item: _range_label(item.range_statement, numbers[item.range_statement_id]),
-            lambda item: item.text,
-        )
+        groups = {}
+        for statement_id, *statement, pk, text in items:
+            groups.setdefault((statement_id, *statement), []).append((pk, text))
+        self.fields["range_items"].choices = [
+            (_range_label(*statement, numbers[statement_id]), options)
+            for (statement_id, *statement), options in groups.items()
+        ]
 
 
-def _range_label(statement, numbers):
-    name = f"“{statement.term}”" if statement.term else "Range"
-    return (
-        f"{statement.unit.display_code} {', '.join(numbers)} · {name}: {statement.wording} "
-        f"({statement.get_coverage_display().lower()})"
-    )
+def _outcome_label(framework, code, number, title):
+    unit = Unit(framework=framework, code=code)
+    return f"{unit.display_code} · {unit.outcome_label} {number}: {title}"
+
+
+def _range_label(term, wording, coverage, framework, code, numbers):
+    name = f"“{term}”" if term else "Range"
+    unit = Unit(framework=framework, code=code)
+    coverage = RangeStatement.Coverage(coverage).label.lower()
+    return f"{unit.display_code} {', '.join(numbers)} · {name}: {wording} ({coverage})"
 
 
 class SubmitForm(forms.Form):

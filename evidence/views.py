@@ -343,18 +343,8 @@ def evidence_map(request, pk):
         .exclude(unit__in=services.submitted_units(evidence))
         .values("unit")
     )
-    criteria = (
-        PerformanceCriterion.objects.filter(outcome__unit__in=units)
-        .select_related("outcome__unit")
-        .only(
-            "number",
-            "text",
-            "outcome__number",
-            "outcome__title",
-            "outcome__unit__framework",
-            "outcome__unit__code",
-        )
-        .order_by("outcome__unit__code", "sort_key")
+    criteria = PerformanceCriterion.objects.filter(outcome__unit__in=units).order_by(
+        "outcome__unit__code", "sort_key"
     )
     form = MapForm(_bound(request), criteria=criteria)
     if request.method == "POST" and form.is_valid():

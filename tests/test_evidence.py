@@ -662,8 +662,35 @@ def test_mapping_form_shows_what_was_wrong_and_keeps_what_was_ticked(client, peo
     page = response.content.decode()
     assert response.status_code == 200
     assert "This field is required." in page
-    assert re.search(rf'value="{smile.pk}" id="[^"]+" checked', page)
+    assert re.search(rf'id="[^"]+" value="{smile.pk}" checked', page)
     assert ">\nLine one</textarea>" in page
+    # Only the field that was wrong is marked invalid.
+    assert 'class="form-check-input is-invalid" type="checkbox" name="criteria"' in page
+    assert 'class="form-check-input is-invalid" type="checkbox" name="range_items"' not in page
+
+
+def test_grouped_checkboxes_escape_what_they_show_with_the_widgets_ids():
+    from django import forms
+
+    from assessment_portal.templatetags.checkboxes import grouped_checkboxes
+
+    class Form(forms.Form):
+        things = forms.MultipleChoiceField(
+            choices=[("<i>A & B</i>", [("1", "<b>one</b>"), ("2", "two")]), ("C", [("3", "3")])],
+            widget=forms.CheckboxSelectMultiple,
+        )
+
+    html = grouped_checkboxes(Form({"things": ["2"]})["things"])
+    assert html.startswith("<strong>&lt;i&gt;A &amp; B&lt;/i&gt;</strong>")
+    assert (
+        'id="id_things_0_0" value="1"><label class="form-check-label" for="id_things_0_0">'
+        "&lt;b&gt;one&lt;/b&gt;</label>"
+    ) in html
+    assert 'id="id_things_0_1" value="2" checked>' in html
+    assert (
+        '<strong>C</strong><div class="form-check"><input class="form-check-input" '
+        'type="checkbox" name="things" id="id_things_1_0" value="3">'
+    ) in html
 
 
 def test_mapping_to_a_unit_the_candidate_is_not_enrolled_in_is_refused(client, people, enrolment):

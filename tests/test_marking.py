@@ -21,7 +21,7 @@ from evidence.services import create_evidence_with_files, map_evidence
 from standards.models import PerformanceCriterion, Unit
 
 from .conftest import US57_1_2_RANGE
-from .test_assessment import ALL_RULES, add_evidence, judge_all, judgement, satisfactory
+from .test_assessment import ALL_RULES, add_evidence, judge, judge_all, judgement, satisfactory
 
 pytestmark = pytest.mark.django_db
 
@@ -430,6 +430,13 @@ def test_judged_criteria_fold_to_one_line_and_the_next_is_open(client, people, a
     assert page.count('<details class="criterion-details" open>') == 1
     opened = page.index('<details class="criterion-details" open>')
     assert page.rindex('id="criterion-1.2"', 0, opened) > page.index('id="criterion-1.1"')
+    # Each criterion's verdict radios show what was saved; an unjudged one "Not judged yet".
+    unjudged = judgement(assessment, "1.2").pk
+    assert (
+        f'type="radio" name="j{j.pk}-verdict" id="j{j.pk}-v-s" value="satisfactory" checked>'
+    ) in page
+    assert f'type="radio" name="j{unjudged}-verdict" id="j{unjudged}-v-u" value="" checked>' in page
+    assert f'id="j{unjudged}-v-n" value="not_yet"><label class="form-check-label"' in page
     assert "Keyboard shortcuts" in page and "<kbd>j</kbd>" in page
     assert 'src="/static/js/marking.js"' in page
     assert "style=" not in page and "<script>" not in page
@@ -633,6 +640,35 @@ def test_candidate_sees_what_to_do_next_for_each_not_yet_criterion(client, peopl
     assert reverse("evidence:review_panel", args=[assessment.pk, 1])[:-2] not in page
 
 
+def test_a_signed_off_criterion_lists_the_range_covered_and_the_rules_met_in_order(
+    client, people, attempt
+):
+    assessment, _, _ = attempt
+    judge_all(assessment, people["assessor"], not_yet={"1.2"})
+    j = judgement(assessment, "1.2")
+    items = [i for s in j.criterion.range_statements.all() for i in s.items.all()]
+    judge(
+        j,
+        people["assessor"],
+        verdict="not_yet",
+        comment="Show the rest of the range.",
+        range_items=[items[2], items[0]],
+        sufficient=False,
+        authentic=False,
+    )
+    services.sign_off(
+        assessment=assessment,
+        by=people["assessor"],
+        feedback="1.2 next.",
+        declaration_accepted=True,
+    )
+    client.force_login(people["admin"])
+    page = client.get(assessment.get_absolute_url()).content.decode()
+    criterion_html = page[page.index('id="criterion-1.2"') : page.index('id="criterion-1.3"')]
+    assert f">{items[0].text}; {items[2].text}; </dd>" in criterion_html
+    assert 'Rules of evidence</dt><dd class="col-sm-9">valid current</dd>' in criterion_html
+
+
 def test_pdf_with_javascript_is_stored_but_only_ever_drawn(people, attempt):
     _, _, files = attempt
     pdf = file_named(files, "log.pdf")
@@ -656,7 +692,7 @@ def test_a_stale_save_is_refused_again_until_the_page_is_reloaded(client, people
 
 
 def test_marking_checkboxes_escape_what_they_show():
-    from assessments.templatetags.marking import inline_checkboxes
+    from assessment_portal.templatetags.checkboxes import inline_checkboxes
 
     html = inline_checkboxes(
         [
