@@ -43,7 +43,7 @@ from standards.models import PerformanceCriterion, RangeStatement
 
 from . import audit
 from .history import amendment_rows, history_rows, verdict_label
-from .models import Amendment, Assessment, AuditEntry, Enrolment, Judgement
+from .models import Assessment, AuditEntry, Enrolment, Judgement
 from .services import RULES_OF_EVIDENCE
 
 # The portal's names for WeasyPrint's PDF variants. Both are tagged PDFs (a
@@ -194,7 +194,6 @@ def record_attempts():
                 "files"
             ),
         ),
-        Prefetch("amendments", queryset=Amendment.objects.select_related("amended_by")),
         Prefetch(
             "audit", queryset=AuditEntry.objects.select_related("actor", "judgement__criterion")
         ),
@@ -249,7 +248,12 @@ def assessment_record_context(assessment, *, candidate_view=False):
         for statement in criterion.range_statements.all()
         for item in statement.items.all()
     }
-    amendments = amendment_rows(assessment.amendments.all(), entries, unit)
+    # services.amend_result records each amendment in the history too: an attempt whose
+    # history has none needs no query for them.
+    amended = any(entry.action == "result amended" for entry in entries)
+    amendments = amendment_rows(
+        assessment.amendments.select_related("amended_by") if amended else [], entries, unit
+    )
     identifier_label, identifier_value = identifier(candidate, unit)
     return {
         "title": (
