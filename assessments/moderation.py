@@ -494,7 +494,7 @@ def review_context(sample):
             # join the attempt, enrolment, statement and unit only to sort by them.
             Prefetch(
                 "judgements",
-                queryset=Judgement.objects.select_related("criterion__outcome")
+                queryset=Judgement.objects.select_related("criterion")
                 .order_by("criterion__sort_key")
                 .prefetch_related(
                     Prefetch(
