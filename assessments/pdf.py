@@ -39,7 +39,7 @@ from weasyprint import HTML
 from weasyprint.urls import FatalURLFetchingError, URLFetcher, URLFetcherResponse
 
 from evidence.models import Evidence
-from standards.models import PerformanceCriterion, RangeStatement
+from standards.models import Outcome, PerformanceCriterion, RangeItem, RangeStatement
 
 from . import audit
 from .history import amendment_rows, history_rows, verdict_label
@@ -187,7 +187,15 @@ def record_attempts():
         "enrolment__assessor",
         "sign_off__signed_by",
     ).prefetch_related(
-        Prefetch("judgements", queryset=Judgement.objects.prefetch_related("range_items")),
+        # Orders within the one attempt, or none: the models' default orderings would join
+        # the attempt, enrolment, statement and unit only to sort by them. Judgements are
+        # looked up by criterion, and of their range items only which are covered is read.
+        Prefetch(
+            "judgements",
+            queryset=Judgement.objects.order_by().prefetch_related(
+                Prefetch("range_items", queryset=RangeItem.objects.order_by())
+            ),
+        ),
         Prefetch(
             "evidence",
             queryset=Evidence.objects.order_by("occurred_on", "created_at", "pk").prefetch_related(
@@ -210,11 +218,20 @@ def assessment_record_context(assessment, *, candidate_view=False):
     """
     enrolment = assessment.enrolment
     unit, candidate = enrolment.unit, enrolment.candidate
+    # Orders within the one unit, as above.
     prefetch_related_objects(
         [unit],
+        Prefetch("outcomes", queryset=Outcome.objects.order_by("sort_key")),
         Prefetch(
             "outcomes__criteria",
-            queryset=PerformanceCriterion.objects.prefetch_related("range_statements__items"),
+            queryset=PerformanceCriterion.objects.order_by("sort_key").prefetch_related(
+                Prefetch(
+                    "range_statements",
+                    queryset=RangeStatement.objects.order_by("position").prefetch_related(
+                        Prefetch("items", queryset=RangeItem.objects.order_by("position"))
+                    ),
+                )
+            ),
         ),
     )
     signed = getattr(assessment, "sign_off", None)
