@@ -30,6 +30,7 @@ from django.utils import timezone
 
 from assessment_portal.dates import validate_plausible_date
 from assessment_portal.people import matching
+from assessment_portal.queries import NAME_FIELDS, fields_of
 from assessment_portal.stored_files import delete_quietly, save_new
 from evidence.models import Evidence, EvidenceMapping
 from standards.models import RangeItem, Unit
@@ -493,7 +494,7 @@ def review_context(sample):
             # join the attempt, enrolment, statement and unit only to sort by them.
             Prefetch(
                 "judgements",
-                queryset=Judgement.objects.select_related("criterion__outcome")
+                queryset=Judgement.objects.select_related("criterion")
                 .order_by("criterion__sort_key")
                 .prefetch_related(
                     Prefetch(
@@ -743,11 +744,20 @@ def summary(round_):
         tally.results = Tally(row["verified"], row["total"])
         results.verified += row["verified"]
         results.total += row["total"]
-    for user in User.objects.filter(pk__in=per_assessor):
+    for user in User.objects.filter(pk__in=per_assessor).only(*NAME_FIELDS):
         per_assessor[user.pk].assessor = user
 
-    disagreements = moderated.filter(agrees=False).select_related(
-        "judgement", "review__sample__assessment__enrolment__candidate", "review__moderator"
+    candidate = "review__sample__assessment__enrolment__candidate"
+    disagreements = (
+        moderated.filter(agrees=False)
+        .select_related("judgement", candidate, "review__moderator")
+        .only(
+            "reason",
+            "judgement__criterion_id",
+            "review__sample__assessment__attempt",
+            *fields_of(candidate, NAME_FIELDS),
+            *fields_of("review__moderator", NAME_FIELDS),
+        )
     )
     for item in disagreements.order_by("review__sample__assessment_id", "pk"):
         per_criterion[item.judgement.criterion_id].disagreements.append(item)

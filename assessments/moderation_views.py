@@ -7,6 +7,7 @@ from django.template.defaultfilters import pluralize
 from django.views.decorators.http import require_GET, require_POST
 
 from assessment_portal.access import administrator_required, get_visible_or_404, security_log
+from assessment_portal.queries import UNIT_CODE_FIELDS, fields_of
 from assessment_portal.storage import stored_file_response
 
 from . import dashboards, moderation
@@ -87,6 +88,9 @@ def _samples_with_people(queryset):
 def round_list(request):
     rounds = (
         ModerationRound.objects.select_related("unit")
+        .only(
+            "name", "period_start", "period_end", "sampled_at", *fields_of("unit", UNIT_CODE_FIELDS)
+        )
         .annotate(**dashboards.round_counts())
         .order_by("-period_end", "-pk")
     )

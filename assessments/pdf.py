@@ -39,11 +39,11 @@ from weasyprint import HTML
 from weasyprint.urls import FatalURLFetchingError, URLFetcher, URLFetcherResponse
 
 from evidence.models import Evidence
-from standards.models import PerformanceCriterion, RangeStatement
+from standards.models import Outcome, PerformanceCriterion, RangeItem, RangeStatement
 
 from . import audit
 from .history import amendment_rows, history_rows, verdict_label
-from .models import Amendment, Assessment, AuditEntry, Enrolment, Judgement
+from .models import Assessment, AuditEntry, Enrolment, Judgement
 from .services import RULES_OF_EVIDENCE
 
 # The portal's names for WeasyPrint's PDF variants. Both are tagged PDFs (a
@@ -187,14 +187,21 @@ def record_attempts():
         "enrolment__assessor",
         "sign_off__signed_by",
     ).prefetch_related(
-        Prefetch("judgements", queryset=Judgement.objects.prefetch_related("range_items")),
+        # Orders within the one attempt, or none: the models' default orderings would join
+        # the attempt, enrolment, statement and unit only to sort by them. Judgements are
+        # looked up by criterion, and of their range items only which are covered is read.
+        Prefetch(
+            "judgements",
+            queryset=Judgement.objects.order_by().prefetch_related(
+                Prefetch("range_items", queryset=RangeItem.objects.order_by())
+            ),
+        ),
         Prefetch(
             "evidence",
             queryset=Evidence.objects.order_by("occurred_on", "created_at", "pk").prefetch_related(
                 "files"
             ),
         ),
-        Prefetch("amendments", queryset=Amendment.objects.select_related("amended_by")),
         Prefetch(
             "audit", queryset=AuditEntry.objects.select_related("actor", "judgement__criterion")
         ),
@@ -211,11 +218,20 @@ def assessment_record_context(assessment, *, candidate_view=False):
     """
     enrolment = assessment.enrolment
     unit, candidate = enrolment.unit, enrolment.candidate
+    # Orders within the one unit, as above.
     prefetch_related_objects(
         [unit],
+        Prefetch("outcomes", queryset=Outcome.objects.order_by("sort_key")),
         Prefetch(
             "outcomes__criteria",
-            queryset=PerformanceCriterion.objects.prefetch_related("range_statements__items"),
+            queryset=PerformanceCriterion.objects.order_by("sort_key").prefetch_related(
+                Prefetch(
+                    "range_statements",
+                    queryset=RangeStatement.objects.order_by("position").prefetch_related(
+                        Prefetch("items", queryset=RangeItem.objects.order_by("position"))
+                    ),
+                )
+            ),
         ),
     )
     signed = getattr(assessment, "sign_off", None)
@@ -249,7 +265,12 @@ def assessment_record_context(assessment, *, candidate_view=False):
         for statement in criterion.range_statements.all()
         for item in statement.items.all()
     }
-    amendments = amendment_rows(assessment.amendments.all(), entries, unit)
+    # services.amend_result records each amendment in the history too: an attempt whose
+    # history has none needs no query for them.
+    amended = any(entry.action == "result amended" for entry in entries)
+    amendments = amendment_rows(
+        assessment.amendments.select_related("amended_by") if amended else [], entries, unit
+    )
     identifier_label, identifier_value = identifier(candidate, unit)
     return {
         "title": (
