@@ -284,20 +284,16 @@ def queue(request):
     )
     # Assessors keep this page open: its rows load only the columns they print, and the
     # assessor only for administrators, who see everyone's submissions.
-    people = ["enrolment__candidate"]
+    shown = ["enrolment__candidate"]
     if request.user.is_administrator:
-        people.append("enrolment__assessor")
-    names = [
-        f"{person}__{name}" for person in people for name in ("username", "first_name", "last_name")
-    ]
+        shown.append("enrolment__assessor")
     waiting = (
-        waiting.select_related(*people, "enrolment__unit", "enrolment__cohort")
+        waiting.select_related(*shown, "enrolment__unit", "enrolment__cohort")
         .only(
             "attempt",
             "submitted_at",
-            *names,
-            "enrolment__unit__framework",
-            "enrolment__unit__code",
+            *(name for person in shown for name in fields_of(person, NAME_FIELDS)),
+            *fields_of("enrolment__unit", UNIT_CODE_FIELDS),
             "enrolment__cohort__name",
         )
         .order_by("submitted_at")
