@@ -110,6 +110,11 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+if DATABASE_URL.startswith("sqlite"):
+    # Several processes write (web workers, task workers): a transaction takes SQLite's
+    # write lock when it begins and waits for it, rather than failing with "database is
+    # locked" when a read inside it turns into a write while another process writes.
+    DATABASES["default"]["OPTIONS"] = {"transaction_mode": "IMMEDIATE", "timeout": 20}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "assessment_portal.User"
