@@ -1,7 +1,9 @@
 """Query helpers shared by the apps' list pages."""
 
-from django.core.paginator import Paginator
-from django.db.models import Count, F, Func, IntegerField, Subquery, Window
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from django.db.models import F, Func, IntegerField, Subquery
 from django.db.models.expressions import Star
 from django.db.models.functions import Coalesce
 
@@ -33,22 +35,76 @@ def count_of(queryset, *, distinct=False):
     return Coalesce(Subquery(counted, output_field=IntegerField()), 0)
 
 
-class CountedWithPagePaginator(Paginator):
-    """Pages of a queryset whose filter is costly to run, such as an assessor's evidence:
-    the total comes with the page's rows (``COUNT(*) OVER ()``) instead of from a second
-    query running the same filter again."""
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MICROSECOND = timedelta(microseconds=1)
 
-    def get_page(self, number):
-        try:
-            wanted = int(number)
-        except (TypeError, ValueError):
-            wanted = 1  # as Paginator.get_page: no page, or not a number, is the first
-        rows = []
-        if wanted >= 1:
-            bottom = (wanted - 1) * self.per_page
-            counted = self.object_list.annotate(total_rows=Window(Count("pk")))
-            rows = list(counted[bottom : bottom + self.per_page])
-        if not rows:  # nothing, or past the end: the usual way, which counts first
-            return super().get_page(number)
-        self.count = rows[0].total_rows
-        return self._get_page(rows, wanted, self)
+
+@dataclass
+class NewestFirstPage:
+    """One page of a newest-first list, and where the pages either side of it begin
+    (``newer`` and ``older``: cursors for ``?newer=`` / ``?older=``, None at the ends)."""
+
+    rows: list
+    newer: str | None
+    older: str | None
+
+    def __iter__(self):
+        return iter(self.rows)
+
+    def __len__(self):
+        return len(self.rows)
+
+    def __getitem__(self, index):
+        return self.rows[index]
+
+
+def newest_first_page(queryset, params, per_page, field="created_at"):
+    """A page of ``queryset``, newest ``field`` first (then highest pk), that begins where
+    the page the user came from ended (``params``: the request's GET).
+
+    Found from its neighbour (a keyset), not counted into: a costly filter, such as an
+    assessor's evidence, is tested only on the rows near the page rather than on the whole
+    list to count it (~2 ms instead of ~30 ms at 10,000 candidates, issue 13). The price
+    is that there is no "page 3 of 40", only newer and older. A cursor that is not one, or
+    whose rows have gone, gives the first page.
+    """
+    newest_first = queryset.order_by(f"-{field}", "-pk")
+    older, newer = _cursor_position(params.get("older")), _cursor_position(params.get("newer"))
+    if newer:
+        at, pk = newer
+        after = queryset.filter(**{f"{field}__gte": at}).exclude(**{field: at, "pk__lte": pk})
+        rows = list(after.order_by(field, "pk")[: per_page + 1])
+        if rows:
+            page = rows[:per_page][::-1]
+            more = len(rows) > per_page
+            return NewestFirstPage(
+                page, _cursor(page[0], field) if more else None, _cursor(page[-1], field)
+            )
+    if older:
+        at, pk = older
+        before = newest_first.filter(**{f"{field}__lte": at}).exclude(**{field: at, "pk__gte": pk})
+        rows = list(before[: per_page + 1])
+        if rows:
+            page = rows[:per_page]
+            more = len(rows) > per_page
+            return NewestFirstPage(
+                page, _cursor(page[0], field), _cursor(page[-1], field) if more else None
+            )
+    rows = list(newest_first[: per_page + 1])
+    page = rows[:per_page]
+    return NewestFirstPage(page, None, _cursor(page[-1], field) if len(rows) > per_page else None)
+
+
+def _cursor(row, field):
+    return f"{(getattr(row, field) - EPOCH) // MICROSECOND}.{row.pk}"
+
+
+def _cursor_position(cursor):
+    """(moment, pk) from a cursor made by ``_cursor``, or None if it is not one."""
+    micro, _, pk = (cursor or "").partition(".")
+    if not (micro.isdigit() and pk.isdigit() and len(micro) <= 17 and len(pk) <= 18):
+        return None
+    try:
+        return EPOCH + int(micro) * MICROSECOND, int(pk)
+    except OverflowError:
+        return None

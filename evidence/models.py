@@ -8,12 +8,12 @@ must stay exactly as it was.
 
 from django.conf import settings
 from django.db import models
-from django.db.models import F, OuterRef
-from django.db.models.lookups import GreaterThan
+from django.db.models import Exists, OuterRef, Q
+from django.db.models.lookups import Exact, GreaterThan
 from django.urls import reverse
 
 from assessment_portal.queries import count_of
-from assessments.models import Assessment, ModerationSample
+from assessments.models import Assessment, Enrolment, ModerationSample
 from standards.models import PerformanceCriterion
 
 
@@ -29,23 +29,32 @@ class EvidenceQuerySet(models.QuerySet):
             # for the candidate, the candidate's items not mapped to any unit yet, and the
             # records they made themselves; not evidence for units someone else assesses.
             # A moderator also opens the evidence of the decisions sampled for them.
-            # Each rule is a set of ids and the page filters by their union: testing every
-            # rule row by row took ~1 s per page at 10,000 candidates (issue 13).
-            mapped = EvidenceMapping.objects.filter(
+            # Each rule is tested on the rows a page reads, newest first, so a page stops
+            # once it has its rows: the whole set costs ~30 ms at 10,000 candidates, a
+            # page of it ~2 ms (issue 13). Not mapped is a count, not NOT EXISTS, which
+            # PostgreSQL would answer by hashing every mapping in the table.
+            mapped_for_them = EvidenceMapping.objects.filter(
+                evidence=OuterRef("pk"),
                 criterion__outcome__unit__enrolments__assessor=user,
-                criterion__outcome__unit__enrolments__candidate=F("evidence__candidate"),
-            ).values("evidence")
-            unmapped = Evidence.objects.filter(
-                candidate__enrolments__assessor=user, mappings__isnull=True
-            ).values("pk")
+                criterion__outcome__unit__enrolments__candidate=OuterRef("candidate"),
+            )
+            mappings = EvidenceMapping.objects.filter(evidence=OuterRef("pk"))
             submitted = Assessment.evidence.through.objects.filter(
-                assessment__enrolment__assessor=user
-            ).values("evidence")
+                evidence=OuterRef("pk"), assessment__enrolment__assessor=user
+            )
             moderated = Assessment.evidence.through.objects.filter(
-                assessment__in=ModerationSample.objects.moderated_by(user).values("assessment")
-            ).values("evidence")
-            recorded = Evidence.objects.filter(recorded_by=user).values("pk")
-            return self.filter(pk__in=mapped.union(unmapped, submitted, moderated, recorded))
+                evidence=OuterRef("pk"),
+                assessment__in=ModerationSample.objects.moderated_by(user).values("assessment"),
+            )
+            their_candidates = Enrolment.objects.filter(assessor=user).values("candidate")
+            return self.filter(
+                Q(
+                    Q(candidate__in=their_candidates),
+                    Exists(mapped_for_them) | Q(Exact(count_of(mappings), 0)) | Exists(submitted),
+                )
+                | Q(recorded_by=user)
+                | Exists(moderated)
+            )
         return self.filter(candidate=user)
 
     def with_lock_state(self):

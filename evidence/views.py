@@ -12,7 +12,6 @@ import logging
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
 from django.db.models import OuterRef, Prefetch
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
@@ -21,7 +20,7 @@ from django.views.decorators.http import require_POST
 
 from assessment_portal import people
 from assessment_portal.access import get_visible_or_404
-from assessment_portal.queries import CountedWithPagePaginator, count_of
+from assessment_portal.queries import NAME_FIELDS, count_of, newest_first_page
 from assessment_portal.storage import stored_file_response
 from assessments.models import Assessment, Enrolment
 from assessments.services import can_judge, submit_for_assessment
@@ -98,16 +97,22 @@ def _label_mapped_criteria(items):
     A page of 50 items has hundreds of mappings to a few dozen criteria: each label is made
     once, not a mapping, criterion, outcome and unit per mapping (8 ms of the page at 10k).
     """
+    # Unordered: the criteria's own order (the units' order) sorts each item's labels, so
+    # the mappings need no join to their criteria's units to be read in that order.
     pairs = EvidenceMapping.objects.filter(evidence__in=[item.pk for item in items])
-    pairs = list(pairs.values_list("evidence", "criterion"))
+    pairs = list(pairs.order_by().values_list("evidence", "criterion"))
     criteria = (
-        PerformanceCriterion.objects.select_related("outcome__unit")
+        PerformanceCriterion.objects.filter(pk__in={criterion for _, criterion in pairs})
+        .select_related("outcome__unit")
         .only("number", "outcome__unit__framework", "outcome__unit__code")
-        .in_bulk({criterion for _, criterion in pairs})
     )
-    labels = {pk: f"{c.outcome.unit.display_code} {c.number}" for pk, c in criteria.items()}
+    rank = {}
+    labels = {}
+    for position, c in enumerate(criteria):
+        rank[c.pk] = position
+        labels[c.pk] = f"{c.outcome.unit.display_code} {c.number}"
     mapped = {}
-    for evidence, criterion in pairs:
+    for evidence, criterion in sorted(pairs, key=lambda pair: rank[pair[1]]):
         mapped.setdefault(evidence, []).append(labels[criterion])
     for item in items:
         item.mapped_to = mapped.get(item.pk, [])
@@ -120,9 +125,11 @@ def evidence_list(request):
         .with_lock_state()
         # Fetched for the page's rows, not joined: PostgreSQL would join the whole people
         # table into every row an assessor's filter lets through before the page is cut.
-        .prefetch_related("candidate", "recorded_by")
+        .prefetch_related(
+            Prefetch("candidate", queryset=get_user_model().objects.only(*NAME_FIELDS)),
+            Prefetch("recorded_by", queryset=get_user_model().objects.only(*NAME_FIELDS)),
+        )
         .annotate(file_count=count_of(EvidenceFile.objects.filter(evidence=OuterRef("pk"))))
-        .order_by("-created_at", "-pk")
     )
     candidate_id, candidate = request.GET.get("candidate", ""), None
     q = request.GET.get("q", "").strip()
@@ -143,11 +150,7 @@ def evidence_list(request):
         enrolments = (
             Enrolment.objects.visible_to(user).filter(candidate=candidate).select_related("unit")
         )
-    # An assessor's evidence is a costly filter (EvidenceQuerySet.visible_to): counted with
-    # the page rather than run a second time. The others' is cheap to count, and a window
-    # over the whole table would cost more than the count saves.
-    paginate = CountedWithPagePaginator if user.is_assessor else Paginator
-    page = paginate(evidence, 50).get_page(request.GET.get("page"))
+    page = newest_first_page(evidence, request.GET, 50)
     _label_mapped_criteria(page)
     return render(
         request,

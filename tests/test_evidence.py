@@ -10,14 +10,13 @@ from functools import cache
 import pytest
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.core.paginator import Paginator
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from PIL import Image
 
-from assessment_portal.queries import CountedWithPagePaginator
+from assessment_portal.queries import newest_first_page
 from assessments import services as assessment_services
 from assessments.models import Assessment, Judgement
 from evidence import services
@@ -576,21 +575,48 @@ def test_staff_find_a_candidates_evidence_by_search_not_a_list_of_everyone(
     assert "Not mapped yet" in page
 
 
-def test_pages_counted_with_their_rows_match_pages_counted_first(people):
-    """An assessor's evidence list counts in the page's own query; pages are unchanged."""
+def test_evidence_pages_newest_first_walk_older_and_back_newer(client, people):
+    """Older and Newer links walk the list without skipping or repeating an item; the
+    filters stay on; a cursor that is not one, or past the end, shows the first page."""
     for n in range(5):
         written_item(people["candidate"], title=f"Answer {n}")
-    items = Evidence.objects.order_by("-created_at", "-pk")
-    for number in ["1", "2", "3", "99", "0", "x", None]:
-        counted = CountedWithPagePaginator(items, 2).get_page(number)
-        usual = Paginator(items, 2).get_page(number)
-        assert (counted.number, counted.paginator.count, counted.paginator.num_pages) == (
-            usual.number,
-            usual.paginator.count,
-            usual.paginator.num_pages,
-        )
-        assert list(counted) == list(usual)
-    assert CountedWithPagePaginator(items.none(), 2).get_page("1").paginator.count == 0
+    items = list(Evidence.objects.order_by("-created_at", "-pk"))
+    pages = [newest_first_page(Evidence.objects.all(), {}, 2)]
+    while pages[-1].older:
+        pages.append(newest_first_page(Evidence.objects.all(), {"older": pages[-1].older}, 2))
+    assert [list(page) for page in pages] == [items[0:2], items[2:4], items[4:5]]
+    assert [page.newer is None for page in pages] == [True, False, False]
+    back = newest_first_page(Evidence.objects.all(), {"newer": pages[2].newer}, 2)
+    assert list(back) == items[2:4] and back.newer and back.older
+    back = newest_first_page(Evidence.objects.all(), {"newer": back.newer}, 2)
+    assert list(back) == items[0:2] and back.newer is None
+    for junk in ["x", "1.2.3", "-5.1", "99999999999999999.1", "", ".", "5."]:
+        page = newest_first_page(Evidence.objects.all(), {"older": junk, "newer": junk}, 2)
+        assert list(page) == items[0:2]
+    # Nothing older than a moment in 1970: the first page again, not an empty one.
+    assert list(newest_first_page(Evidence.objects.all(), {"older": "1.1"}, 2)) == items[0:2]
+
+
+def test_evidence_list_links_to_older_and_newer_pages_keeping_the_search(client, people):
+    for n in range(51):
+        written_item(people["candidate"], title=f"Answer {n:02}")
+    login(client, people["admin"])
+    url = reverse("evidence:evidence_list")
+    first = client.get(url, {"q": people["candidate"].last_name})
+    assert "Answer 50" in first.content.decode() and "Answer 00" not in first.content.decode()
+    older = first.context["page"].older
+    assert f'href="?q={people["candidate"].last_name}&amp;older={older}">Older</a>' in (
+        first.content.decode()
+    )
+    second = client.get(url, {"q": people["candidate"].last_name, "older": older})
+    assert [item.title for item in second.context["page"]] == ["Answer 00"]
+    assert ">Newer</a>" in second.content.decode() and ">Older</a>" not in second.content.decode()
+    back = client.get(
+        url, {"q": people["candidate"].last_name, "newer": second.context["page"].newer}
+    )
+    assert [item.title for item in back.context["page"]] == [
+        f"Answer {n:02}" for n in range(50, 0, -1)
+    ]
 
 
 # --- mapping and coverage -------------------------------------------------------------------
