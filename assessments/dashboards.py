@@ -19,6 +19,7 @@ from .models import (
 )
 
 COHORTS_PER_PAGE = 20
+OVERDUE_SHOWN = 10
 
 
 def _latest_attempts():
@@ -149,15 +150,14 @@ def administrator_summary(page_number=None):
         submitted=count_of(with_attempt(status=Assessment.Status.SUBMITTED)),
         achieved=count_of(with_attempt(result=Assessment.Result.ACHIEVED)),
     )
+    # The most overdue; the enrolment list has them all (?overdue=1).
     overdue = (
-        Enrolment.objects.filter(due_date__lt=today, status=Enrolment.Status.ACTIVE)
-        .exclude(assessments__result=Assessment.Result.ACHIEVED)
+        Enrolment.objects.overdue(today)
         # Joined for their names and codes only: a unit's pages of text stay out of the rows.
         .select_related("candidate", "unit")
         .only(
             "due_date", *fields_of("candidate", NAME_FIELDS), *fields_of("unit", UNIT_CODE_FIELDS)
-        )
-        .order_by("due_date", "pk")[:50]
+        )[:OVERDUE_SHOWN]
     )
     rounds = (
         ModerationRound.objects.select_related("unit")

@@ -53,6 +53,14 @@ class EnrolmentQuerySet(models.QuerySet):
             return self.filter(assessor=user)
         return self.filter(candidate=user)
 
+    def overdue(self, today):
+        """Active enrolments past their due date and not yet achieved, most overdue first."""
+        return (
+            self.filter(due_date__lt=today, status=Enrolment.Status.ACTIVE)
+            .exclude(assessments__result=Assessment.Result.ACHIEVED)
+            .order_by("due_date", "pk")
+        )
+
 
 class Enrolment(models.Model):
     """A candidate enrolled in one unit, with the assessor who will judge their evidence."""

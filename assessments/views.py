@@ -7,6 +7,7 @@ from django.core.paginator import Paginator
 from django.db.models import Count, OuterRef
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_POST
 
@@ -57,6 +58,9 @@ def enrolment_list(request):
         "candidate", "unit", "assessor", "cohort"
     )
     enrolments, unit_code, cohort_name = _filter_by_unit_and_cohort(enrolments, request)
+    overdue = request.GET.get("overdue") == "1"
+    if overdue:
+        enrolments = enrolments.overdue(timezone.localdate())
     page = Paginator(enrolments, 50).get_page(request.GET.get("page"))
     return render(
         request,
@@ -66,6 +70,7 @@ def enrolment_list(request):
             "units": Unit.objects.all(),
             "unit_code": unit_code,
             "cohort_name": cohort_name,
+            "overdue": overdue,
         },
     )
 

@@ -128,8 +128,29 @@ def test_dashboards_make_a_fixed_number_of_queries_and_page_the_cohorts(
     assert (shown["BSBCUS301B"].criteria_covered, shown["BSBCUS301B"].criteria_total) == (3, 14)
     client.force_login(people["admin"])
     response = client.get(reverse("home"))
-    assert len(response.context["overdue"]) == 25 and len(response.context["recent"]) == 10
+    assert len(response.context["overdue"]) == 10 and len(response.context["recent"]) == 10
+    assert 'href="/enrolments/?overdue=1">All overdue enrolments</a>' in response.content.decode()
     assert len(response.context["rounds"]) == 2
     cohorts = response.context["cohorts"]
     assert len(cohorts) == 20 and cohorts.paginator.count == 25
     assert [c.enrolled for c in cohorts][1:3] == [1, 1]
+
+
+def test_all_overdue_enrolments_most_overdue_first_without_achieved_or_withdrawn(
+    client, people, make_user
+):
+    late = enrol(people, "57", due_date=datetime.date(2020, 3, 1))
+    later = enrol(people, "BSBCUS301B", due_date=datetime.date(2020, 1, 1))
+    enrol(people, "BSBCUS501B", due_date=datetime.date(2999, 1, 1))
+    achieved = quick_attempt(make_user("done"), people["assessor"], result="achieved")
+    achieved.enrolment.due_date = datetime.date(2020, 2, 1)
+    achieved.enrolment.save(update_fields=["due_date"])
+    url = reverse("assessments:enrolment_list")
+    for who in ["admin", "assessor", "candidate"]:
+        client.force_login(people[who])
+        shown = list(client.get(url, {"overdue": "1"}).context["page"])
+        assert shown == [later, late]
+    client.force_login(people["admin"])
+    page = client.get(url, {"overdue": "1"}).content.decode()
+    assert 'id="filter-overdue" name="overdue" value="1" checked' in page
+    assert len(client.get(url).context["page"]) == 4
