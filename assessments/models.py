@@ -498,6 +498,10 @@ class ModerationRound(models.Model):
         help_text="…or this percentage of them, whichever is larger."
     )
     population = models.ManyToManyField(Assessment, related_name="+", blank=True)
+    # How many of the population each assessor signed off ({assessor pk: count}), recorded
+    # with the population and as fixed as it: the round's pages show them beside the
+    # sample, and counting them again through the sign-offs cost ~2.5 ms a page at 10k.
+    population_by_assessor = models.JSONField(default=dict, editable=False)
     selection = models.CharField(max_length=4, choices=Selection.choices, blank=True)
     seed = models.PositiveIntegerField(null=True, blank=True)
     sampled_at = models.DateTimeField(null=True, blank=True)

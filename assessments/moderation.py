@@ -47,7 +47,6 @@ from .models import (
     ModerationReview,
     ModerationRound,
     ModerationSample,
-    SignOff,
 )
 from .pdf import render_pdf
 
@@ -103,7 +102,8 @@ def create_round(*, unit, name, period_start, period_end, by, minimum=None, perc
     percent = default_percent if percent is None else percent
     if minimum < 1 or not 0 <= percent <= 100:
         raise ValidationError("Sample at least 1 per assessor, and a percentage from 0 to 100.")
-    members = list(population(unit, period_start, period_end).values_list("pk", flat=True))
+    attempts = population(unit, period_start, period_end)
+    members = list(attempts.values_list("pk", flat=True))
     if not members:
         raise ValidationError(
             f"No attempts at {unit.display_code} were signed off between "
@@ -116,6 +116,7 @@ def create_round(*, unit, name, period_start, period_end, by, minimum=None, perc
         period_end=period_end,
         minimum_per_assessor=minimum,
         percent_per_assessor=percent,
+        population_by_assessor=population_by_assessor(attempts),
         created_by=by,
     )
     round_.population.set(members)
@@ -447,26 +448,21 @@ class SizeRow:
     sample: int = 0
 
 
+def population_by_assessor(attempts):
+    """{assessor pk (as text, as JSON keys are): how many of ``attempts`` they signed off}."""
+    counts = attempts.order_by().values_list("sign_off__signed_by").annotate(n=Count("pk"))
+    return {str(assessor_id): n for assessor_id, n in counts}
+
+
 def sizes(round_):
     """Population and sample size per assessor (who signed off), and in total."""
-    # From the sign-offs alone: going through the attempts scans all of them.
-    population_counts = (
-        SignOff.objects.filter(
-            assessment__in=round_.population.through.objects.filter(moderationround=round_).values(
-                "assessment"
-            )
-        )
-        .values_list("signed_by")
-        .annotate(n=Count("pk"))
-        .order_by()
-    )
     sample_counts = round_.samples.values_list("assessor").annotate(n=Count("pk"))
     rows = {}
-    for assessor_id, n in population_counts:
-        rows.setdefault(assessor_id, SizeRow(None)).population = n
+    for assessor_id, n in round_.population_by_assessor.items():
+        rows.setdefault(int(assessor_id), SizeRow(None)).population = n
     for assessor_id, n in sample_counts:
         rows.setdefault(assessor_id, SizeRow(None)).sample = n
-    for user in User.objects.filter(pk__in=rows):
+    for user in User.objects.filter(pk__in=rows).only(*NAME_FIELDS):
         rows[user.pk].assessor = user
     per_assessor = sorted(rows.values(), key=lambda r: str(r.assessor))
     return {

@@ -5,7 +5,8 @@ from datetime import timedelta
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management import call_command
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.db.migrations.executor import MigrationExecutor
 from django.db.models import F
 from django.tasks import TaskResultStatus, default_task_backend
 from django.test import Client
@@ -247,6 +248,10 @@ def test_rule_sample_per_assessor_with_range_of_outcomes(people, make_user):
         (people["a1"], 20, 4),
         (people["a2"], 2, 2),
     ]
+    # The population was fixed when the round opened: a decision signed off in the period
+    # since then is in neither the population nor its counts.
+    population(make_user, people["a2"], [("achieved", 1)], "z")
+    assert moderation.sizes(round_)["population"] == 22 == round_.population.count()
 
 
 def test_range_of_outcomes_can_take_the_sample_past_the_minimum(people, make_user):
@@ -940,3 +945,20 @@ def test_round_list_counts_each_round_on_its_own(client, people, make_user):
     assert (rounds[first.pk].population_size, rounds[first.pk].sample_size) == (4, 3)
     assert (rounds[second.pk].population_size, rounds[second.pk].sample_size) == (4, 0)
     assert rounds[first.pk].reviewed == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_rounds_opened_before_population_counts_were_recorded_get_them(people, make_user):
+    population(make_user, people["a1"], [("achieved", 1)] * 3, "x")
+    population(make_user, people["a2"], [("not_achieved", 1)], "y")
+    round_ = new_round(people)
+    expected = moderation.sizes(round_)
+    ModerationRound.objects.filter(pk=round_.pk).update(population_by_assessor={})
+    executor = MigrationExecutor(connection)
+    executor.migrate([("assessments", "0010_awaiting_judgement_index")])
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(executor.loader.graph.leaf_nodes())
+    round_.refresh_from_db()
+    assert round_.population_by_assessor == {str(people["a1"].pk): 3, str(people["a2"].pk): 1}
+    assert moderation.sizes(round_) == expected
