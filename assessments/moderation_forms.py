@@ -2,12 +2,12 @@ from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Submit
 from django import forms
 from django.contrib.auth import get_user_model
-from django.forms.models import ModelChoiceIterator
 
 from assessment_portal.dates import validate_plausible_date
 from assessment_portal.queries import NAME_FIELDS
 from standards.models import Unit
 
+from .forms import ListedChoices
 from .models import ModerationExport
 from .moderation import DEFAULT_RULES, SEED_LIMIT
 
@@ -26,18 +26,6 @@ def active_moderators():
         .only(*NAME_FIELDS, "role")
         .order_by("last_name", "first_name", "username")
     )
-
-
-class ListedChoices(ModelChoiceIterator):
-    """Choices read in one query. Django reads a choice field's objects through a
-    server-side cursor, three round trips on PostgreSQL (~1 ms a page) to spare the
-    memory of a long list; the moderators are a few dozen people."""
-
-    def __iter__(self):
-        if self.field.empty_label is not None:
-            yield ("", self.field.empty_label)
-        for obj in self.queryset:
-            yield self.choice(obj)
 
 
 def _moderator_label(user):

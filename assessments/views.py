@@ -396,7 +396,7 @@ def _row(judgement, statements, mappings, form=None, pre_tick=True):
         "ranges": ranges,
         "mappings": mappings,
         "values": values,
-        # Checkboxes as assessment_portal/templatetags/checkboxes.py draws them:
+        # Checkboxes as assessment_portal/templatetags/choices.py draws them:
         # (name, id, value, label, checked).
         "methods": [
             (f"{prefix}methods", f"{prefix}m-{value}", value, label, value in values["methods"])
@@ -499,6 +499,10 @@ def _render_assessment(request, assessment, judgements, bound_form=None):
             "next_attempt": next(
                 (a for a in attempts if a.attempt == assessment.attempt + 1), None
             ),
+            # What a criterion's own save sets (judge): named here, as a template's lookup
+            # of a missing name costs an exception, ~1 ms a page over 12 criteria.
+            "saved": False,
+            "oob": False,
         },
     )
 

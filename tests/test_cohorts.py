@@ -173,6 +173,12 @@ def test_members_are_found_added_and_removed_on_the_cohort_page(client, people, 
     members = reverse("assessments:cohort_members", args=[cohort.pk])
     client.post(members, {"candidate": outsider.pk})
     assert cohort.candidates.filter(pk=outsider.pk).exists()
+    page = client.get(url).content.decode()
+    # The Remove button posts its candidate in the page's one removal form.
+    start = page.index(f'action="{members}"')
+    removal = page[start : page.index("</form>", start)]
+    assert 'name="action" value="remove"' in removal
+    assert f'name="candidate" value="{outsider.pk}"' in removal
     response = client.post(members, {"candidate": outsider.pk, "action": "remove"}, follow=True)
     assert (
         "Removed Aroha Ngata from Intake. Their enrolments are kept." in response.content.decode()

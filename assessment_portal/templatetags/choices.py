@@ -1,10 +1,11 @@
-"""Long runs of checkboxes, drawn in Python.
+"""Long runs of checkboxes and options, drawn in Python.
 
 The marking page has ~170 checkboxes (a criterion's methods, range items and rules of
 evidence), the evidence mapping page ~115 (criteria and range items): as template markup
 they were more than half of each page's template variables. Joined here they cost ~0.6 ms
 (marking) and ~1.5 ms (mapping) a page less at 10k candidates (issue 13); format_html per
-box saved nothing, so each part is escaped explicitly instead.
+box saved nothing, so each part is escaped explicitly instead. A select's options drawn by
+its widget's template cost ~2 ms a list of ~50 assessors.
 """
 
 from django import template
@@ -70,5 +71,20 @@ def grouped_checkboxes(field):
                 input_class=input_class,
             )
             for group_index, (group, options) in enumerate(field.field.choices)
+        )
+    )
+
+
+@register.simple_tag
+def select_options(field):
+    """A single-choice form field's choices as ``<option>`` elements, the chosen one
+    selected (the empty choice while none is)."""
+    value = field.value()
+    chosen = "" if value is None else str(value)
+    return mark_safe(  # noqa: S308 - every part is escaped
+        "".join(
+            f'<option value="{escape(value)}"{" selected" if str(value) == chosen else ""}>'
+            f"{conditional_escape(label)}</option>"
+            for value, label in field.field.choices
         )
     )
