@@ -43,6 +43,18 @@ class User(AbstractUser):
 
     class Meta:
         ordering = ["last_name", "first_name", "username"]
+        # The forms' lists of staff, in name order, without reading every candidate: the
+        # assessors by role, the moderators by their flag (~1.3 ms each at 10k otherwise).
+        indexes = [
+            models.Index(
+                fields=["role", "last_name", "first_name", "username"], name="user_role_by_name"
+            ),
+            models.Index(
+                fields=["last_name", "first_name", "username"],
+                condition=models.Q(is_moderator=True),
+                name="moderators_by_name",
+            ),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=~models.Q(is_moderator=True, role="candidate"),
