@@ -209,7 +209,7 @@ def round_population(request, pk):
         paginator.count = sizes["population"]  # counted with the sizes: no COUNT query
     page = paginator.get_page(request.GET.get("page"))
     rows = population.in_bulk(page)
-    selected = list(
+    selected = picked and list(
         population.filter(pk__in=picked[:MAX_HAND_PICKED]).order_by(
             "enrolment__candidate__last_name", "pk"
         )

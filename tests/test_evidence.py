@@ -698,7 +698,7 @@ def test_mapping_form_shows_what_was_wrong_and_keeps_what_was_ticked(client, peo
 def test_grouped_checkboxes_escape_what_they_show_with_the_widgets_ids():
     from django import forms
 
-    from assessment_portal.templatetags.checkboxes import grouped_checkboxes
+    from assessment_portal.templatetags.choices import grouped_checkboxes
 
     class Form(forms.Form):
         things = forms.MultipleChoiceField(
@@ -717,6 +717,33 @@ def test_grouped_checkboxes_escape_what_they_show_with_the_widgets_ids():
         '<strong>C</strong><div class="form-check"><input class="form-check-input" '
         'type="checkbox" name="things" id="id_things_1_0" value="3">'
     ) in html
+
+
+def test_option_and_checkbox_tags_escape_mark_the_chosen_and_match_the_widgets_ids():
+    from django import forms
+
+    from assessment_portal.templatetags.choices import field_checkboxes, select_options
+
+    class Form(forms.Form):
+        one = forms.ChoiceField(choices=[("", "- Choose -"), ("a&b", "<b>A</b>"), ("c", "C")])
+        many = forms.MultipleChoiceField(
+            choices=[("1", "<i>one</i>"), ("2", "two")], widget=forms.CheckboxSelectMultiple
+        )
+
+    form = Form({"one": "a&b", "many": ["2"]})
+    assert select_options(form["one"]) == (
+        '<option value="">- Choose -</option>'
+        '<option value="a&amp;b" selected>&lt;b&gt;A&lt;/b&gt;</option><option value="c">C</option>'
+    )
+    assert select_options(Form()["one"]).startswith('<option value="" selected>')
+    html = field_checkboxes(form["many"])
+    widget_ids = [option.id_for_label for option in form["many"]]
+    assert widget_ids == ["id_many_0", "id_many_1"]
+    assert 'id="id_many_0" value="1"><label class="form-check-label" for="id_many_0">' in html
+    assert "&lt;i&gt;one&lt;/i&gt;" in html and 'id="id_many_1" value="2" checked>' in html
+    invalid = field_checkboxes(Form({"one": "c"})["many"])
+    assert invalid.count('class="form-check-input is-invalid"') == 2
+    assert invalid.count('aria-invalid="true"') == 2
 
 
 def test_mapping_to_a_unit_the_candidate_is_not_enrolled_in_is_refused(client, people, enrolment):

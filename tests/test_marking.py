@@ -692,7 +692,7 @@ def test_a_stale_save_is_refused_again_until_the_page_is_reloaded(client, people
 
 
 def test_marking_checkboxes_escape_what_they_show():
-    from assessment_portal.templatetags.checkboxes import inline_checkboxes
+    from assessment_portal.templatetags.choices import inline_checkboxes
 
     html = inline_checkboxes(
         [

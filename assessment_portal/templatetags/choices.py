@@ -16,11 +16,11 @@ register = template.Library()
 
 CHECKBOX = (
     '<div class="form-check{}"><input class="form-check-input{}" type="checkbox" name="{}" '
-    'id="{}"{}{}><label class="form-check-label{}" for="{}">{}</label></div>'
+    'id="{}"{}{}{}><label class="form-check-label{}" for="{}">{}</label></div>'
 )
 
 
-def _checkboxes(options, *, div_class="", input_class="", label_class=""):
+def _checkboxes(options, *, div_class="", input_class="", label_class="", invalid=False):
     return "".join(
         CHECKBOX.format(
             div_class,
@@ -29,6 +29,7 @@ def _checkboxes(options, *, div_class="", input_class="", label_class=""):
             escape(input_id),
             "" if value is None else f' value="{escape(value)}"',
             " checked" if checked else "",
+            ' aria-invalid="true"' if invalid else "",
             escape(label_class),
             escape(input_id),
             conditional_escape(label),
@@ -44,6 +45,23 @@ def inline_checkboxes(options, label_class=""):
     label_class = f" {label_class}" if label_class else ""
     return mark_safe(  # noqa: S308 - every part is escaped
         _checkboxes(options, div_class=" form-check-inline", label_class=label_class)
+    )
+
+
+@register.simple_tag
+def field_checkboxes(field):
+    """A multiple-choice form field's choices as checkboxes, one a line, with the ids
+    Django's CheckboxSelectMultiple gives them."""
+    checked = {str(value) for value in field.value() or ()}
+    return mark_safe(  # noqa: S308 - every part is escaped
+        _checkboxes(
+            (
+                (field.html_name, f"{field.auto_id}_{index}", value, label, str(value) in checked)
+                for index, (value, label) in enumerate(field.field.choices)
+            ),
+            input_class=" is-invalid" if field.errors else "",
+            invalid=bool(field.errors),
+        )
     )
 
 
@@ -69,6 +87,7 @@ def grouped_checkboxes(field):
                     for index, (value, label) in enumerate(options)
                 ),
                 input_class=input_class,
+                invalid=bool(field.errors),
             )
             for group_index, (group, options) in enumerate(field.field.choices)
         )
