@@ -1,6 +1,8 @@
 from django.contrib import messages
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
+from django.db.models import OuterRef, Subquery
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.defaultfilters import pluralize
@@ -52,6 +54,7 @@ def _deny(request):
     raise Http404
 
 
+User = get_user_model()
 SAMPLES_PER_PAGE = 50
 POPULATION_PER_PAGE = 50
 # A hand-picked selection travels in the query string; beyond this, draw by rule.
@@ -129,19 +132,24 @@ def round_detail(request, pk):
                 draw_form.add_error(None, error)
             else:
                 return _sampled(request, round_, samples)
-    # The assessor joined: the order needs that join anyway.
-    samples = (
+    # Paged by primary key, the candidate's name read by a subquery for each of the round's
+    # samples; then the page's rows with their people. Sorted with the people joined, the
+    # round's samples were joined to every attempt in the database (~3 ms at 10k).
+    candidate_name = User.objects.filter(enrolments__assessments=OuterRef("assessment"))
+    ordered = round_.samples.order_by(
+        "assessor__last_name", Subquery(candidate_name.values("last_name")), "assessment_id"
+    ).values_list("pk", flat=True)
+    sizes = moderation.sizes(round_)
+    paginator = Paginator(ordered, SAMPLES_PER_PAGE)
+    paginator.count = sizes["sample"]  # counted with the sizes: no COUNT query
+    page = paginator.get_page(request.GET.get("page"))
+    rows = (
         _sample_rows(round_.samples.all())
         .select_related("assessor")
         .prefetch_related("moderator")
-        .order_by(
-            "assessor__last_name", "assessment__enrolment__candidate__last_name", "assessment_id"
-        )
+        .in_bulk(page)
     )
-    sizes = moderation.sizes(round_)
-    paginator = Paginator(samples, SAMPLES_PER_PAGE)
-    paginator.count = sizes["sample"]  # counted with the sizes: no COUNT query
-    page = paginator.get_page(request.GET.get("page"))
+    samples = [rows[pk] for pk in page]
     return render(
         request,
         "moderation/round_detail.html",
@@ -149,7 +157,8 @@ def round_detail(request, pk):
             "round": round_,
             "sizes": sizes,
             "page": page,
-            "conflicted": moderation.conflicted_samples(page) if round_.is_sampled else set(),
+            "samples": samples,
+            "conflicted": moderation.conflicted_samples(samples) if round_.is_sampled else set(),
             "draw_form": draw_form,
         },
     )
