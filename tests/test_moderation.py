@@ -798,27 +798,27 @@ def test_round_and_population_pages_are_counted_with_the_sizes(
     monkeypatch.setattr(moderation_views, "POPULATION_PER_PAGE", 2)
     client.force_login(people["admin"])
 
-    def shown(url, rows, **query):
+    def shown(url, **query):
         seen = []
         for number in (1, 2, 3):
             page = client.get(url, {"page": number, **query}).context["page"]
             if page.number < number:  # past the end: the last page again
                 break
-            seen += [row.pk for row in page.object_list] if rows else list(page.object_list)
+            seen += list(page.object_list)  # both pages are paged by primary key
         return page.paginator.count, seen
 
     round_ = reviewed_world["round"]
-    count, seen = shown(round_.get_absolute_url(), rows=True)
+    count, seen = shown(round_.get_absolute_url())
     assert count == len(seen) == 2
     assert sorted(seen) == sorted(s.pk for s in reviewed_world["samples"])
 
     population(make_user, people["a1"], [("achieved", 1)] * 3, "p")
     unsampled = new_round(people)
     url = reverse("moderation:round_population", args=[unsampled.pk])
-    count, seen = shown(url, rows=False)
+    count, seen = shown(url)
     assert count == len(seen) == unsampled.population.count() > 2
     assert sorted(seen) == sorted(unsampled.population.values_list("pk", flat=True))
-    assert shown(url, rows=False, q="Candp")[0] == 3  # filtered: counted by the filter
+    assert shown(url, q="Candp")[0] == 3  # filtered: counted by the filter
 
 
 # The page's attempts are found by primary key, then read with their people.
@@ -962,3 +962,22 @@ def test_rounds_opened_before_population_counts_were_recorded_get_them(people, m
     round_.refresh_from_db()
     assert round_.population_by_assessor == {str(people["a1"].pk): 3, str(people["a2"].pk): 1}
     assert moderation.sizes(round_) == expected
+
+
+def test_round_page_lists_samples_by_assessor_then_candidate(client, people, make_user):
+    def attempt(username, last_name, assessor):
+        candidate = make_user(username, "candidate", last_name=last_name)
+        return quick_attempt(candidate, assessor)
+
+    # Made out of order: the list is not in the order the attempts were made.
+    attempt("c1", "Zed", people["a2"])
+    attempt("c2", "Young", people["a1"])
+    attempt("c3", "Adams", people["a2"])
+    attempt("c4", "Brown", people["a1"])
+    round_ = new_round(people, minimum=5, percent=0)
+    moderation.draw_sample(round_=round_, by=people["admin"], moderators=[people["m1"]])
+    client.force_login(people["admin"])
+    samples = client.get(round_.get_absolute_url()).context["samples"]
+    assert [
+        (s.assessor.last_name, s.assessment.enrolment.candidate.last_name) for s in samples
+    ] == [("One", "Brown"), ("One", "Young"), ("Two", "Adams"), ("Two", "Zed")]
