@@ -11,8 +11,8 @@ then
 1. migrates, loads the units and ``seed_demo``; counts each page's queries;
 2. adds ``seed_scale --candidates BENCH_CANDIDATES`` (default 10,000); counts
    the queries again and times each page in-process (Django's test client,
-   DEBUG off, median of 11), each run beside a run of a trivial logged-in page (the
-   site's layout around one word), as the ratio's denominator;
+   DEBUG off, median of 11), each just after timing a trivial logged-in page (the
+   site's layout around one word) the same way, the ratio's denominator;
 3. times enrolling the cohort of 500 in each unit it is not enrolled in;
 4. serves the site with gunicorn (3 sync workers, loopback only) and loads
    the trivial page, the queue and the marking page with ``wrk`` (10
@@ -316,12 +316,10 @@ def measure_pages(objects, runs):
             continue
         client = clients.setdefault(role, client_for(objects[role]))
         response, queries, _ = timed(partial(client.get, path))
-        # Each run times the trivial page beside the page, so that the ratio compares the
-        # two under the same moment's load on a shared machine.
-        times, trivial_times = [], []
-        for _ in range(runs):
-            trivial_times.append(timed(trivial)[2])
-            times.append(timed(partial(client.get, path))[2])
+        # The trivial page is timed again just before each page, both repeated (warm), so
+        # that the ratio compares the two under the same moment's load on a shared machine.
+        trivial_times = [timed(trivial)[2] for _ in range(runs)]
+        times = [timed(partial(client.get, path))[2] for _ in range(runs)]
         results[page, role] = (
             queries,
             statistics.median(times),
@@ -512,7 +510,7 @@ def report_pages(demo, large, enrolment_rows):
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
     print()
     print(
-        f"In-process, DEBUG off, median of {RUNS}, each page beside the trivial page "
+        f"In-process, DEBUG off, median of {RUNS}, each page just after the trivial page "
         f"(its median here {trivial_ms:.1f} ms); {load()}"
     )
     for row in [header, *rows]:
