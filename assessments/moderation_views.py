@@ -55,8 +55,8 @@ def _deny(request):
 
 
 User = get_user_model()
-SAMPLES_PER_PAGE = 50
-POPULATION_PER_PAGE = 50
+SAMPLES_PER_PAGE = 25
+POPULATION_PER_PAGE = 25
 # A hand-picked selection travels in the query string; beyond this, draw by rule.
 MAX_HAND_PICKED = 200
 RESULTS = ["achieved", "not_achieved"]

@@ -179,6 +179,10 @@ def cohort_list(request):
     return render(request, "assessments/cohort_list.html", {"page": page, "q": q})
 
 
+# Two lists on one page (members, enrolments), each with its own pages.
+COHORT_ROWS_PER_PAGE = 25
+
+
 @administrator_required
 def cohort_detail(request, pk):
     cohort = get_object_or_404(Cohort, pk=pk)
@@ -218,7 +222,7 @@ def cohort_detail(request, pk):
         "assessments/cohort_detail.html",
         {
             "cohort": cohort,
-            "members": Paginator(members, 50).get_page(request.GET.get("page")),
+            "members": Paginator(members, COHORT_ROWS_PER_PAGE).get_page(request.GET.get("page")),
             "q": q,
             "found": found,
             "enrolments": Paginator(
@@ -229,7 +233,7 @@ def cohort_detail(request, pk):
                     *fields_of("unit", UNIT_CODE_FIELDS),
                 )
                 .order_by("candidate__last_name", "candidate__first_name", "unit__code", "pk"),
-                50,
+                COHORT_ROWS_PER_PAGE,
             ).get_page(request.GET.get("enrolments")),
             "requests": cohort.enrolment_requests.select_related("unit", "requested_by")[:5],
             "form": form,
