@@ -118,17 +118,24 @@ def _label_mapped_criteria(items):
         item.mapped_to = mapped.get(item.pk, [])
 
 
+def _read_people(items):
+    """Set each item's candidate and recorder, read in one query for the page.
+
+    Not joined: PostgreSQL would join the whole people table into every row an
+    assessor's filter lets through before the page is cut.
+    """
+    ids = {item.candidate_id for item in items} | {item.recorded_by_id for item in items}
+    named = get_user_model().objects.only(*NAME_FIELDS).in_bulk(ids - {None})
+    for item in items:
+        item.candidate = named[item.candidate_id]
+        item.recorded_by = named.get(item.recorded_by_id)
+
+
 def evidence_list(request):
     user = request.user
     evidence = (
         Evidence.objects.visible_to(user)
         .with_lock_state()
-        # Fetched for the page's rows, not joined: PostgreSQL would join the whole people
-        # table into every row an assessor's filter lets through before the page is cut.
-        .prefetch_related(
-            Prefetch("candidate", queryset=get_user_model().objects.only(*NAME_FIELDS)),
-            Prefetch("recorded_by", queryset=get_user_model().objects.only(*NAME_FIELDS)),
-        )
         .annotate(file_count=count_of(EvidenceFile.objects.filter(evidence=OuterRef("pk"))))
     )
     candidate_id, candidate = request.GET.get("candidate", ""), None
@@ -151,6 +158,7 @@ def evidence_list(request):
             Enrolment.objects.visible_to(user).filter(candidate=candidate).select_related("unit")
         )
     page = newest_first_page(evidence, request.GET, 50)
+    _read_people(page)
     _label_mapped_criteria(page)
     return render(
         request,
