@@ -447,7 +447,10 @@ def _render_assessment(request, assessment, judgements, bound_form=None):
     show_judgements = not request.user.is_candidate or assessment.status == "signed_off"
     # Candidates have their own evidence pages; the panel is for those who judge or oversee.
     with_evidence = show_judgements and not request.user.is_candidate
-    mappings = by_criterion(mappings_in_attempt(assessment, claims=False)) if with_evidence else {}
+    mappings = {}
+    if with_evidence:
+        criteria = [j.criterion_id for j in judgements]
+        mappings = by_criterion(mappings_in_attempt(assessment, criteria=criteria, claims=False))
     if marking:
         # An unjudged criterion starts with the items its confirmed mappings claim.
         read_confirmed_claims([m for ms in mappings.values() for m in ms])
