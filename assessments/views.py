@@ -480,7 +480,9 @@ def _render_assessment(request, assessment, judgements, bound_form=None):
         satisfactory=sum(1 for j in judgements if j.verdict == Judgement.Verdict.SATISFACTORY),
     )
     evidence = {m.evidence_id: m.evidence for ms in mappings.values() for m in ms}
-    attempts = list(assessment.enrolment.assessments.all())
+    # The enrolment's attempts, for links between them: ordered by number alone, as the
+    # default order (by enrolment) would join the enrolment for each.
+    attempts = list(assessment.enrolment.assessments.order_by("attempt").only("attempt", "status"))
     return render(
         request,
         "assessments/assessment_detail.html",
