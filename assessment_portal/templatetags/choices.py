@@ -22,6 +22,7 @@ register = template.Library()
 def escape(value):
     return html.escape(str(value))
 
+
 CHECKBOX = (
     '<div class="form-check{}"><input class="form-check-input{}" type="checkbox" name="{}" '
     'id="{}"{}{}{}><label class="form-check-label{}" for="{}">{}</label></div>'
