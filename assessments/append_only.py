@@ -35,6 +35,8 @@ TABLES = [
     "assessments_moderatedcriterion",
     "assessments_assessorresponse",
     "assessments_enrolmentstatuschange",
+    # The standards app's log of wording corrections to releases in use: history too.
+    "standards_cataloguecorrection",
 ]
 MAINTENANCE_TABLE = "assessments_history_maintenance"
 FUNCTION = "assessments_refuse_history_change"

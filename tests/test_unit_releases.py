@@ -6,7 +6,7 @@ import re
 import pytest
 from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
-from django.db import transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import ProtectedError
 from django.urls import reverse
 
@@ -289,6 +289,21 @@ def test_correction_is_logged_keeps_ids_and_the_signed_coverage(client, people, 
     corrections[0].reason = "changed"
     with pytest.raises(ProtectedError):
         corrections[0].save()
+    # The database refuses it too, whoever asks (a data migration, a SQL prompt).
+    for sql in [
+        "UPDATE standards_cataloguecorrection SET reason = 'changed'",
+        "DELETE FROM standards_cataloguecorrection",
+    ]:
+        with (
+            pytest.raises(IntegrityError, match="append-only"),
+            transaction.atomic(),
+            connection.cursor() as cursor,
+        ):
+            cursor.execute(sql)
+    assert (
+        list(CatalogueCorrection.objects.values_list("reason", flat=True))
+        == ["Typo in the source"] * 2
+    )
 
 
 def test_administrator_corrects_wording_on_an_admin_page(client, people, signed):  # noqa: F811
