@@ -24,7 +24,7 @@ from assessment_portal.queries import NAME_FIELDS, count_of, newest_first_page
 from assessment_portal.storage import stored_file_response
 from assessments.models import Assessment, Enrolment
 from assessments.services import can_judge, submit_for_assessment
-from standards.models import PerformanceCriterion
+from standards.models import PerformanceCriterion, Unit
 
 from . import review, services, viewing
 from .forms import AddFilesForm, EvidenceForm, MapForm, SubmitForm, files_help_text
@@ -94,26 +94,22 @@ def _bound(request):
 def _label_mapped_criteria(items):
     """Set ``mapped_to`` on each item: its criteria as "US57 1.1", in the unit's order.
 
-    A page of 50 items has hundreds of mappings to a few dozen criteria: each label is made
-    once, not a mapping, criterion, outcome and unit per mapping (8 ms of the page at 10k).
+    A page of 50 items has hundreds of mappings to a few dozen criteria: read as values in
+    one query, each unit's code made once, not a mapping, criterion, outcome and unit
+    object per mapping (8 ms of the page at 10k).
     """
-    # Unordered: the criteria's own order (the units' order) sorts each item's labels, so
-    # the mappings need no join to their criteria's units to be read in that order.
-    pairs = EvidenceMapping.objects.filter(evidence__in=[item.pk for item in items])
-    pairs = list(pairs.order_by().values_list("evidence", "criterion"))
-    criteria = (
-        PerformanceCriterion.objects.filter(pk__in={criterion for _, criterion in pairs})
-        .select_related("outcome__unit")
-        .only("number", "outcome__unit__framework", "outcome__unit__code")
+    unit = "criterion__outcome__unit__"
+    rows = (
+        EvidenceMapping.objects.filter(evidence__in=[item.pk for item in items])
+        .order_by(f"{unit}framework", f"{unit}code", f"{unit}version", "criterion__sort_key")
+        .values_list("evidence", f"{unit}framework", f"{unit}code", "criterion__number")
     )
-    rank = {}
-    labels = {}
-    for position, c in enumerate(criteria):
-        rank[c.pk] = position
-        labels[c.pk] = f"{c.outcome.unit.display_code} {c.number}"
+    codes = {}
     mapped = {}
-    for evidence, criterion in sorted(pairs, key=lambda pair: rank[pair[1]]):
-        mapped.setdefault(evidence, []).append(labels[criterion])
+    for evidence, framework, code, number in rows:
+        if (framework, code) not in codes:
+            codes[framework, code] = Unit(framework=framework, code=code).display_code
+        mapped.setdefault(evidence, []).append(f"{codes[framework, code]} {number}")
     for item in items:
         item.mapped_to = mapped.get(item.pk, [])
 

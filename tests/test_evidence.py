@@ -558,8 +558,8 @@ def test_staff_find_a_candidates_evidence_by_search_not_a_list_of_everyone(
     def visit(who):
         login(client, people[who])
         # Session, user, the page (and whether there is an older one), the people it names,
-        # its mapped criteria and their labels.
-        with django_assert_max_num_queries(6):
+        # and its mapped criteria with their labels.
+        with django_assert_max_num_queries(5):
             response = client.get(url)
         assert response.context["page"][0].file_count in (0, 1)
 
