@@ -25,7 +25,7 @@ see ``apps.py``); the statements are idempotent.
 
 from contextlib import contextmanager
 
-from django.db import transaction
+from django.db import migrations, transaction
 
 TABLES = [
     "assessments_auditentry",
@@ -103,6 +103,22 @@ def uninstall_statements(vendor, tables=TABLES):
         for suffix in ["no_update", "no_delete"]
     ]
     return [*drops, _drop_maintenance()]
+
+
+def triggers_for(tables):
+    """A migration operation that gives ``tables`` (joining the history) their triggers,
+    and on the way back takes away only theirs: the others and the maintenance table stay."""
+
+    def install_triggers(apps, schema_editor):
+        for sql in install_statements(schema_editor.connection.vendor, tables):
+            schema_editor.execute(sql, None)
+
+    def uninstall_triggers(apps, schema_editor):
+        vendor = schema_editor.connection.vendor
+        for sql in uninstall_statements(vendor, tables)[: 2 * len(tables)]:
+            schema_editor.execute(sql, None)
+
+    return migrations.RunPython(install_triggers, uninstall_triggers)
 
 
 def _drop_maintenance():

@@ -4,20 +4,6 @@ from django.db import migrations
 
 from assessments import append_only
 
-TABLES = ["assessments_enrolmentstatuschange"]
-
-
-def install_triggers(apps, schema_editor):
-    for sql in append_only.install_statements(schema_editor.connection.vendor, TABLES):
-        schema_editor.execute(sql, None)
-
-
-def uninstall_triggers(apps, schema_editor):
-    vendor = schema_editor.connection.vendor
-    # Only this table's triggers: the others, and the maintenance table, stay.
-    for sql in append_only.uninstall_statements(vendor, TABLES)[: 2 * len(TABLES)]:
-        schema_editor.execute(sql, None)
-
 
 class Migration(migrations.Migration):
     dependencies = [
@@ -25,5 +11,5 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.RunPython(install_triggers, uninstall_triggers),
+        append_only.triggers_for(["assessments_enrolmentstatuschange"]),
     ]
