@@ -548,6 +548,10 @@ class ModerationRound(models.Model):
     def is_sampled(self):
         return self.sampled_at is not None
 
+    @property
+    def population_size(self):
+        return sum(self.population_by_assessor.values())
+
 
 class ModerationSampleQuerySet(models.QuerySet):
     def moderated_by(self, user):

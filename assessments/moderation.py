@@ -466,7 +466,7 @@ def sizes(round_):
         rows[user.pk].assessor = user
     per_assessor = sorted(rows.values(), key=lambda r: str(r.assessor))
     return {
-        "population": sum(r.population for r in per_assessor),
+        "population": round_.population_size,
         "sample": sum(r.sample for r in per_assessor),
         "per_assessor": per_assessor,
     }

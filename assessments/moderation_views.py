@@ -92,7 +92,12 @@ def round_list(request):
     rounds = (
         ModerationRound.objects.select_related("unit")
         .only(
-            "name", "period_start", "period_end", "sampled_at", *fields_of("unit", UNIT_CODE_FIELDS)
+            "name",
+            "period_start",
+            "period_end",
+            "sampled_at",
+            "population_by_assessor",
+            *fields_of("unit", UNIT_CODE_FIELDS),
         )
         .annotate(**dashboards.round_counts())
         .order_by("-period_end", "-pk")
