@@ -57,20 +57,29 @@ def inline_checkboxes(options, label_class=""):
     )
 
 
+def _ticked(field):
+    return {str(value) for value in field.value() or ()}
+
+
+def _field_checkboxes(field, options, id_prefix, checked):
+    """``options`` (value, label) of a multiple-choice form field as checkboxes, those in
+    ``checked`` ticked, marked invalid with the field's errors."""
+    return _checkboxes(
+        (
+            (field.html_name, f"{id_prefix}{index}", value, label, str(value) in checked)
+            for index, (value, label) in enumerate(options)
+        ),
+        input_class=" is-invalid" if field.errors else "",
+        invalid=bool(field.errors),
+    )
+
+
 @register.simple_tag
 def field_checkboxes(field):
     """A multiple-choice form field's choices as checkboxes, one a line, with the ids
     Django's CheckboxSelectMultiple gives them."""
-    checked = {str(value) for value in field.value() or ()}
     return mark_safe(  # noqa: S308 - every part is escaped
-        _checkboxes(
-            (
-                (field.html_name, f"{field.auto_id}_{index}", value, label, str(value) in checked)
-                for index, (value, label) in enumerate(field.field.choices)
-            ),
-            input_class=" is-invalid" if field.errors else "",
-            invalid=bool(field.errors),
-        )
+        _field_checkboxes(field, field.field.choices, f"{field.auto_id}_", _ticked(field))
     )
 
 
@@ -78,26 +87,11 @@ def field_checkboxes(field):
 def grouped_checkboxes(field):
     """A multiple-choice form field's grouped choices as checkboxes, each group under its
     name in bold, with the ids Django's CheckboxSelectMultiple gives them."""
-    name, auto_id = field.html_name, field.auto_id
-    checked = {str(value) for value in field.value() or ()}
-    input_class = " is-invalid" if field.errors else ""
+    checked = _ticked(field)
     return mark_safe(  # noqa: S308 - every part is escaped
         "".join(
             f"<strong>{conditional_escape(group)}</strong>"
-            + _checkboxes(
-                (
-                    (
-                        name,
-                        f"{auto_id}_{group_index}_{index}",
-                        value,
-                        label,
-                        str(value) in checked,
-                    )
-                    for index, (value, label) in enumerate(options)
-                ),
-                input_class=input_class,
-                invalid=bool(field.errors),
-            )
+            + _field_checkboxes(field, options, f"{field.auto_id}_{group_index}_", checked)
             for group_index, (group, options) in enumerate(field.field.choices)
         )
     )
