@@ -157,13 +157,21 @@ def history_rows(entries, unit, item_text=None):
     return rows
 
 
-def amendment_rows(amendments, entries, unit):
-    """Amendments with the results in the unit's words and what each did to other attempts."""
+def amendment_rows(assessment, entries, unit):
+    """The attempt's amendments with the results in the unit's words and what each did to
+    other attempts; ``entries`` is its history, as read.
+
+    services.amend_result records each amendment in the history too: an attempt whose
+    history has none needs no query for them.
+    """
     consequences = {
         (entry.after or {}).get("amendment"): amendment_consequences(entry.after or {})
         for entry in entries
         if entry.action == "result amended"
     }
+    if not consequences:
+        return []
+    amendments = assessment.amendments.select_related("amended_by")
     return [
         {
             "amendment": amendment,

@@ -265,12 +265,7 @@ def assessment_record_context(assessment, *, candidate_view=False):
         for statement in criterion.range_statements.all()
         for item in statement.items.all()
     }
-    # services.amend_result records each amendment in the history too: an attempt whose
-    # history has none needs no query for them.
-    amended = any(entry.action == "result amended" for entry in entries)
-    amendments = amendment_rows(
-        assessment.amendments.select_related("amended_by") if amended else [], entries, unit
-    )
+    amendments = amendment_rows(assessment, entries, unit)
     identifier_label, identifier_value = identifier(candidate, unit)
     return {
         "title": (

@@ -534,19 +534,12 @@ def _history_context(request, assessment, attempts, judgements, ranges):
         for _, items in statements
         for item in items
     }
-    # services.amend_result records each amendment in the history too: an attempt whose
-    # history has none needs no query for them.
-    amendments = (
-        assessment.amendments.select_related("amended_by")
-        if any(entry.action == "result amended" for entry in entries)
-        else []
-    )
     return {
         "history": []
         if request.user.is_candidate
         else history.history_rows(entries, unit, item_text),
         "chain": audit.chain_summary(entries),
-        "amendments": history.amendment_rows(amendments, entries, unit),
+        "amendments": history.amendment_rows(assessment, entries, unit),
         "closed_by": history.closed_by(entries, attempts, unit)
         if assessment.status == Assessment.Status.CLOSED
         else None,
