@@ -437,7 +437,7 @@ def assessment_detail(request, pk):
     return _render_assessment(request, assessment, judgements)
 
 
-def _render_assessment(request, assessment, judgements, bound_form=None):
+def _render_assessment(request, assessment, judgements, bound_form=None, sign_off_form=None):
     marking = (
         services.can_judge(request.user, assessment)
         and assessment.status == Assessment.Status.SUBMITTED
@@ -498,7 +498,7 @@ def _render_assessment(request, assessment, judgements, bound_form=None):
             "progress": progress,
             "proposed_result": progress.proposed_result if marking else None,
             "unjudged": progress.total - progress.judged,
-            "sign_off_form": SignOffForm() if marking else None,
+            "sign_off_form": (sign_off_form or SignOffForm()) if marking else None,
             "apply_form": ApplyToUnjudgedForm() if marking else None,
             "assessor_declaration": services.ASSESSOR_DECLARATION,
             "can_amend": assessment.status == "signed_off"
@@ -665,9 +665,11 @@ def sign_off(request, pk):
             declaration_accepted=form.cleaned_data.get("declaration", False),
         )
     except ValidationError as error:
-        for message in error.messages:
-            messages.error(request, message)
-        return redirect(assessment)
+        # The page again with the refusal beside the form and the feedback as typed:
+        # a redirect would lose what the assessor wrote.
+        form.add_error(None, error)
+        assessment, judgements = _assessment_for_page(request, pk)
+        return _render_assessment(request, assessment, judgements, sign_off_form=form)
     messages.success(request, f"Signed off: {assessment.result_label}.")
     if next_attempt:
         messages.info(request, f"Attempt {next_attempt.attempt} is open for resubmission.")

@@ -413,6 +413,35 @@ def test_sign_off_through_the_page(client, people):
     assert "Signed off: Achieved." in response.content.decode()
 
 
+def test_refused_sign_off_keeps_what_the_assessor_typed(client, people):
+    assessment = submitted(people)
+    judge_all(assessment, people["assessor"], not_yet={"3.1"})
+    client.force_login(people["assessor"])
+    url = reverse("assessments:sign_off", args=[assessment.pk])
+    # The declaration is not ticked: refused, and the feedback is still in the form.
+    response = client.post(url, {"feedback": "Show one more <complaint> resolved."})
+    content = response.content.decode()
+    assert response.status_code == 200
+    assert "Confirm the assessor declaration to sign off." in content
+    assert (
+        'id="id_feedback">Show one more &lt;complaint&gt; resolved.</textarea>' in content
+    )
+    assessment.refresh_from_db()
+    assert assessment.status == "submitted"
+    assert not SignOff.objects.filter(assessment=assessment).exists()
+    # Not achieved needs feedback: refused, and the ticked declaration stays ticked.
+    response = client.post(url, {"feedback": "  ", "declaration": "on"})
+    content = response.content.decode()
+    assert "Give the candidate feedback" in content
+    assert 'id="id_declaration" checked>' in content
+    # Then signed off as sent.
+    response = client.post(
+        url, {"feedback": "Show one more complaint resolved.", "declaration": "on"}, follow=True
+    )
+    assert "Signed off: Not achieved." in response.content.decode()
+    assert assessment.sign_off.feedback == "Show one more complaint resolved."
+
+
 def test_queue_lists_submissions_with_counts_and_filters(client, people, make_user):
     submitted(people)
     other_candidate = make_user("cand2")
