@@ -423,9 +423,7 @@ def test_refused_sign_off_keeps_what_the_assessor_typed(client, people):
     content = response.content.decode()
     assert response.status_code == 200
     assert "Confirm the assessor declaration to sign off." in content
-    assert (
-        'id="id_feedback">Show one more &lt;complaint&gt; resolved.</textarea>' in content
-    )
+    assert 'id="id_feedback">Show one more &lt;complaint&gt; resolved.</textarea>' in content
     assessment.refresh_from_db()
     assert assessment.status == "submitted"
     assert not SignOff.objects.filter(assessment=assessment).exists()
