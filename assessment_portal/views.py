@@ -15,7 +15,7 @@ def home(request):
         context = dashboards.assessor_summary(user)
     else:
         context = {
-            **dashboards.administrator_summary(request.GET.get("page")),
+            **dashboards.administrator_summary(),
             **dashboards.assessor_summary(user),
         }
     return render(request, f"dashboard/{user.role}.html", context)

@@ -1,7 +1,6 @@
 """What each role's home page shows. Each function runs a fixed number of queries."""
 
-from django.core.paginator import Paginator
-from django.db.models import Count, Exists, OuterRef, Prefetch
+from django.db.models import Count, OuterRef, Prefetch
 from django.utils import timezone
 
 from assessment_portal.queries import NAME_FIELDS, UNIT_CODE_FIELDS, count_of, fields_of
@@ -18,8 +17,7 @@ from .models import (
     SignOff,
 )
 
-COHORTS_PER_PAGE = 20
-OVERDUE_SHOWN = 10
+COHORTS_SHOWN = OVERDUE_SHOWN = 10
 
 
 def _latest_attempts():
@@ -99,27 +97,32 @@ def units_with_waiting(waiting):
     return units
 
 
-def waiting_by_unit(waiting):
-    """Counts of attempts awaiting judgement, per unit that has any, for the dashboards."""
-    return [unit for unit in units_with_waiting(waiting) if unit.total]
+def take_units(enrolments, units):
+    """Give each enrolment its unit from ``units``, already read, rather than joining the
+    units table to rows that print a unit's code: PostgreSQL's planning time grows steeply
+    with each table joined (a list of six tables: ~2 ms to plan, of four: ~0.6 ms)."""
+    by_pk = {unit.pk: unit for unit in units}
+    for enrolment in enrolments:
+        enrolment.unit = by_pk[enrolment.unit_id]
 
 
 def assessor_summary(user):
     waiting = Assessment.objects.visible_to(user).filter(status=Assessment.Status.SUBMITTED)
-    decisions = (
-        SignOff.objects.all() if user.is_administrator else SignOff.objects.filter(signed_by=user)
-    )
-    recent = (
-        decisions.select_related(
-            "signed_by", "assessment__enrolment__candidate", "assessment__enrolment__unit"
-        )
+    units = units_with_waiting(waiting)
+    decisions = SignOff.objects.all()
+    people = ["assessment__enrolment__candidate"]
+    if user.is_administrator:
+        people.append("signed_by")  # an assessor's own decisions are all signed by them
+    else:
+        decisions = decisions.filter(signed_by=user)
+    recent = list(
+        decisions.select_related(*people)
         .only(
             "result",
             "signed_at",
             "assessment__result",
-            *fields_of("signed_by", NAME_FIELDS),
-            *fields_of("assessment__enrolment__candidate", NAME_FIELDS),
-            *fields_of("assessment__enrolment__unit", UNIT_CODE_FIELDS),
+            "assessment__enrolment__unit",
+            *(name for person in people for name in fields_of(person, NAME_FIELDS)),
         )
         # A subquery, not a join: counting through a join groups every sign-off before
         # the ten newest are taken (100 ms at 10,000 candidates).
@@ -128,7 +131,8 @@ def assessor_summary(user):
         )
         .order_by("-signed_at")[:10]
     )
-    by_unit = waiting_by_unit(waiting)
+    take_units((decision.assessment.enrolment for decision in recent), units)
+    by_unit = [unit for unit in units if unit.total]
     return {
         "waiting_by_unit": by_unit,
         "waiting_total": sum(unit.total for unit in by_unit),
@@ -136,20 +140,10 @@ def assessor_summary(user):
     }
 
 
-def administrator_summary(page_number=None):
+def administrator_summary():
     today = timezone.localdate()
-    in_cohort = Enrolment.objects.filter(cohort=OuterRef("pk"))
-
-    def with_attempt(**state):
-        return in_cohort.filter(
-            Exists(Assessment.objects.filter(enrolment=OuterRef("pk"), **state))
-        )
-
-    cohorts = Cohort.objects.annotate(
-        enrolled=count_of(in_cohort),
-        submitted=count_of(with_attempt(status=Assessment.Status.SUBMITTED)),
-        achieved=count_of(with_attempt(result=Assessment.Result.ACHIEVED)),
-    )
+    # The newest; the cohort list has them all, with the same counts.
+    cohorts = Cohort.objects.with_progress().order_by("-created_at", "-pk")[:COHORTS_SHOWN]
     # The most overdue; the enrolment list has them all (?overdue=1).
     overdue = (
         Enrolment.objects.overdue(today)
@@ -166,7 +160,7 @@ def administrator_summary(page_number=None):
         .order_by("-created_at", "-pk")[:5]
     )
     return {
-        "cohorts": Paginator(cohorts, COHORTS_PER_PAGE).get_page(page_number),
+        "cohorts": cohorts,
         "overdue": overdue,
         "today": today,
         "rounds": rounds,

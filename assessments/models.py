@@ -4,6 +4,7 @@ from django.db.models import Exists, OuterRef
 from django.urls import reverse
 from django.utils import timezone
 
+from assessment_portal.queries import count_of
 from standards.models import Unit
 
 
@@ -15,6 +16,22 @@ class CohortQuerySet(models.QuerySet):
         if user.is_administrator:
             return self
         return self.filter(Exists(Enrolment.objects.visible_to(user).filter(cohort=OuterRef("pk"))))
+
+    def with_progress(self):
+        """Each cohort's enrolments counted: all (``enrolled``), those with an attempt
+        awaiting judgement (``submitted``) and those achieved (``achieved``)."""
+        in_cohort = Enrolment.objects.filter(cohort=OuterRef("pk"))
+
+        def with_attempt(**state):
+            return in_cohort.filter(
+                Exists(Assessment.objects.filter(enrolment=OuterRef("pk"), **state))
+            )
+
+        return self.annotate(
+            enrolled=count_of(in_cohort),
+            submitted=count_of(with_attempt(status=Assessment.Status.SUBMITTED)),
+            achieved=count_of(with_attempt(result=Assessment.Result.ACHIEVED)),
+        )
 
 
 class Cohort(models.Model):

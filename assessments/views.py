@@ -4,7 +4,7 @@ from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Count, OuterRef
+from django.db.models import Count, OuterRef, Prefetch
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -168,9 +168,8 @@ def enrolment_reassign(request, pk):
 
 @administrator_required
 def cohort_list(request):
-    cohorts = Cohort.objects.annotate(
+    cohorts = Cohort.objects.with_progress().annotate(
         candidate_count=count_of(Cohort.candidates.through.objects.filter(cohort=OuterRef("pk"))),
-        enrolment_count=count_of(Enrolment.objects.filter(cohort=OuterRef("pk"))),
     )
     q = request.GET.get("q", "").strip()
     if q:
@@ -292,18 +291,20 @@ def queue(request):
         waiting, request, via="enrolment__"
     )
     # Assessors keep this page open: its rows load only the columns they print, and the
-    # assessor only for administrators, who see everyone's submissions.
+    # assessor only for administrators, who see everyone's submissions. Units are those
+    # read for the counts (dashboards.take_units), and cohorts come by prefetch.
     shown = ["enrolment__candidate"]
     if request.user.is_administrator:
         shown.append("enrolment__assessor")
     waiting = (
-        waiting.select_related(*shown, "enrolment__unit", "enrolment__cohort")
+        waiting.select_related(*shown)
+        .prefetch_related(Prefetch("enrolment__cohort", queryset=Cohort.objects.only("name")))
         .only(
             "attempt",
             "submitted_at",
+            "enrolment__unit",
+            "enrolment__cohort",
             *(name for person in shown for name in fields_of(person, NAME_FIELDS)),
-            *fields_of("enrolment__unit", UNIT_CODE_FIELDS),
-            "enrolment__cohort__name",
         )
         .order_by("submitted_at")
     )
@@ -311,11 +312,13 @@ def queue(request):
     if not cohort_name:
         # The counts per unit already say how many rows there are: no COUNT query.
         paginator.count = sum(unit.total for unit in counts if unit_code in ("", unit.code))
+    page = paginator.get_page(request.GET.get("page"))
+    dashboards.take_units((attempt.enrolment for attempt in page), units)
     return render(
         request,
         "assessments/queue.html",
         {
-            "page": paginator.get_page(request.GET.get("page")),
+            "page": page,
             "counts": counts,
             "total": total,
             "units": units,

@@ -33,10 +33,13 @@ class EvidenceQuerySet(models.QuerySet):
             # once it has its rows: the whole set costs ~30 ms at 10,000 candidates, a
             # page of it ~2 ms (issue 13). Not mapped is a count, not NOT EXISTS, which
             # PostgreSQL would answer by hashing every mapping in the table.
+            # The units by their ids, not joined: a join of the units table in this test
+            # cost PostgreSQL ~0.8 ms more to plan and ~0.8 ms more to run on each page.
+            units_they_assess = Enrolment.objects.filter(
+                assessor=user, candidate=OuterRef(OuterRef("candidate"))
+            ).values("unit")
             mapped_for_them = EvidenceMapping.objects.filter(
-                evidence=OuterRef("pk"),
-                criterion__outcome__unit__enrolments__assessor=user,
-                criterion__outcome__unit__enrolments__candidate=OuterRef("candidate"),
+                evidence=OuterRef("pk"), criterion__outcome__unit__in=units_they_assess
             )
             mappings = EvidenceMapping.objects.filter(evidence=OuterRef("pk"))
             submitted = Assessment.evidence.through.objects.filter(

@@ -2,9 +2,10 @@ import datetime
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from assessments import services
-from assessments.models import Cohort
+from assessments.models import Cohort, Enrolment
 from standards.models import Unit
 
 from .test_assessment import add_evidence, judge_all
@@ -79,21 +80,30 @@ def test_assessor_dashboard_counts_waiting_and_recent_decisions(client, people, 
 
 
 def test_administrator_dashboard_lists_overdue_and_cohorts(
-    client, people, django_assert_max_num_queries
+    client, people, make_user, django_assert_max_num_queries
 ):
     cohort = Cohort.objects.create(name="Intake A")
     cohort.candidates.add(people["candidate"])
     enrol(people, "57", cohort=cohort, due_date=datetime.date(2020, 1, 1))
+    waiting = enrol(people, "57", candidate=make_user("waiting"), cohort=cohort)
+    waiting.assessments.update(status="submitted", submitted_at=timezone.now())
+    achieved = make_user("achieved")
+    quick_attempt(achieved, people["assessor"])
+    Enrolment.objects.filter(candidate=achieved).update(cohort=cohort)
     client.force_login(people["admin"])
     with django_assert_max_num_queries(9):
         response = client.get(reverse("home"))
     content = response.content.decode()
-    assert "Intake A" in content
+    row = '<td><a href="/cohorts/{}/">Intake A</a></td><td>3</td><td>1</td><td>1</td>'
+    assert row.format(cohort.pk) in content
     assert "due 1 Jan 2020" in content
     assert "No moderation rounds yet." in content
+    # The cohort list counts the same, beside the cohort's candidates.
+    listing = client.get(reverse("assessments:cohort_list")).content.decode()
+    assert row.format(cohort.pk).replace("<td>3</td>", "<td>1</td><td>3</td>") in listing
 
 
-def test_dashboards_make_a_fixed_number_of_queries_and_page_the_cohorts(
+def test_dashboards_make_a_fixed_number_of_queries_and_show_the_newest_cohorts(
     client, people, make_user, django_assert_max_num_queries
 ):
     def visit():
@@ -131,9 +141,11 @@ def test_dashboards_make_a_fixed_number_of_queries_and_page_the_cohorts(
     assert len(response.context["overdue"]) == 10 and len(response.context["recent"]) == 10
     assert 'href="/enrolments/?overdue=1">All overdue enrolments</a>' in response.content.decode()
     assert len(response.context["rounds"]) == 2
+    # The ten newest cohorts, newest first, and a way to all 25.
     cohorts = response.context["cohorts"]
-    assert len(cohorts) == 20 and cohorts.paginator.count == 25
-    assert [c.enrolled for c in cohorts][1:3] == [1, 1]
+    assert [c.name for c in cohorts] == [f"Intake {i:02}" for i in range(24, 14, -1)]
+    assert [(c.enrolled, c.submitted, c.achieved) for c in cohorts] == [(1, 0, 0)] * 10
+    assert 'href="/cohorts/">All cohorts</a>' in response.content.decode()
 
 
 def test_all_overdue_enrolments_most_overdue_first_without_achieved_or_withdrawn(
