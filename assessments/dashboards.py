@@ -88,9 +88,9 @@ def units_with_waiting(waiting):
     """Every unit, each with how many attempts of ``waiting`` await judgement in it (``total``)."""
     # Grouping the attempts by unit reads each once; counting them per unit (a join from
     # units, or a subquery each) reads every submitted attempt again for each unit.
-    # COUNT(*) rather than of a column: PostgreSQL reads the submitted attempts from their
-    # partial index alone (4.4 → 3.1 ms at 10,000 candidates).
-    totals = dict(waiting.order_by().values_list("enrolment__unit").annotate(n=Count("*")))
+    # By the attempt's own copy of its unit, from the partial index awaiting_judgement_by_unit
+    # alone: through the enrolment, every enrolment was read (3–5 → 0.4 ms at 10k).
+    totals = dict(waiting.order_by().values_list("unit").annotate(n=Count("*")))
     units = list(Unit.objects.only("framework", "code", "title"))
     for unit in units:
         unit.total = totals.get(unit.pk, 0)

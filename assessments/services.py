@@ -128,7 +128,7 @@ def enrol_cohort(*, cohort, unit, assessor, by, due_date=None):
                 for candidate in enrolled
             )
             attempts = Assessment.objects.bulk_create(
-                Assessment(enrolment=enrolment, attempt=1) for enrolment in enrolments
+                Assessment(enrolment=enrolment, unit=unit, attempt=1) for enrolment in enrolments
             )
             create_judgements(
                 attempts,

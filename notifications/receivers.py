@@ -40,16 +40,15 @@ def tell_assessor_of_submission(sender, assessment, by, **kwargs):
 
 @receiver(signals.result_signed_off)
 def tell_candidate_of_result(sender, assessment, sign_off, **kwargs):
+    result = assessment.enrolment.unit.result_label(sign_off.result)
     notify(
         kind=Kind.SIGNED_OFF,
         recipients=[assessment.enrolment.candidate],
-        subject=f"Your result for {assessment.enrolment.unit.display_code}: "
-        f"{assessment.unit.result_label(sign_off.result)}",
+        subject=f"Your result for {assessment.enrolment.unit.display_code}: {result}",
         body=(
             f"{sign_off.signed_by} signed off attempt {assessment.attempt} of "
             f"{_unit(assessment)} on {_when(sign_off.signed_at)}: "
-            f"{assessment.unit.result_label(sign_off.result)}. Their feedback on each criterion "
-            "is on the attempt's page."
+            f"{result}. Their feedback on each criterion is on the attempt's page."
         ),
         url=assessment.get_absolute_url(),
         actor=sign_off.signed_by,

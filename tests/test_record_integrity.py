@@ -11,6 +11,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 from django.db import IntegrityError, connection, connections, transaction
+from django.db.migrations.executor import MigrationExecutor
 from django.urls import reverse
 from pypdf import PdfReader
 
@@ -25,6 +26,7 @@ from assessments.models import (
     ModerationSample,
     SignOff,
 )
+from standards.models import Unit
 from standards.services import import_unit_file
 from tests.conftest import UNIT_FILES
 
@@ -257,3 +259,44 @@ def test_concurrent_appends_queue_up_instead_of_forking_the_chain(settings):
     assert [e.sequence for e in entries] == list(range(1, len(entries) + 1))
     assert sum(e.action == "note" for e in entries) == 30
     assert "every chain verifies" in verify()
+
+
+def test_every_attempt_names_its_enrolments_unit(history):
+    # The demo made attempts through every path: enrolment, resubmission, amendment.
+    attempts = Assessment.objects.values_list("unit", "enrolment__unit")
+    assert len({unit for unit, _ in attempts}) == 3
+    assert all(unit == enrolled for unit, enrolled in attempts)
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the key is PostgreSQL's")
+@pytest.mark.parametrize("table", ["assessments_assessment", "assessments_enrolment"])
+def test_the_database_keeps_an_attempts_unit_its_enrolments(history, table):
+    jack = jacks_first_attempt()
+    other = Unit.objects.create(framework="au", code="TEST001", version="1", title="Other")
+    pk = jack.pk if table == "assessments_assessment" else jack.enrolment_id
+    sql = f"UPDATE {table} SET unit_id = %s WHERE id = %s"  # noqa: S608 - constant names
+    with (
+        pytest.raises(IntegrityError, match="attempt_unit_is_enrolments"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute(sql, [other.pk, pk])
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+    jack.refresh_from_db()
+    assert jack.unit_id == jack.enrolment.unit_id != other.pk
+
+
+@pytest.mark.django_db(transaction=True)
+def test_attempts_made_before_they_named_their_unit_get_it(settings):
+    for path in UNIT_FILES:  # an earlier transactional test's flush may have removed them
+        import_unit_file(path)
+    settings.DEBUG = True
+    call_command("seed_demo", stdout=io.StringIO())
+    expected = dict(Assessment.objects.values_list("pk", "enrolment__unit"))
+    executor = MigrationExecutor(connection)
+    executor.migrate([("assessments", "0013_catalogue_corrections_append_only")])
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(executor.loader.graph.leaf_nodes())
+    assert dict(Assessment.objects.values_list("pk", "unit")) == expected
+    assert len(set(expected.values())) == 3

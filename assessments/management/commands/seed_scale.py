@@ -363,6 +363,7 @@ class Command(BaseCommand):
         attempts = Assessment.objects.bulk_create(
             Assessment(
                 enrolment=enrolment,
+                unit_id=enrolment.unit_id,
                 attempt=number,
                 status=status,
                 result=result,
