@@ -148,13 +148,11 @@ def round_detail(request, pk):
     paginator = Paginator(ordered, SAMPLES_PER_PAGE)
     paginator.count = sizes["sample"]  # counted with the sizes: no COUNT query
     page = paginator.get_page(request.GET.get("page"))
-    rows = (
-        _sample_rows(round_.samples.all())
-        .select_related("assessor")
-        .prefetch_related("moderator")
-        .in_bulk(page)
-    )
+    rows = _sample_rows(round_.samples.all()).prefetch_related("moderator").in_bulk(page)
     samples = [rows[pk] for pk in page]
+    assessors = _assessors(sizes)  # read by sizes(): not joined again
+    for sample in samples:
+        sample.assessor = assessors[sample.assessor_id]
     return render(
         request,
         "moderation/round_detail.html",
@@ -249,11 +247,16 @@ def round_population(request, pk):
     )
 
 
+def _assessors(sizes):
+    """The assessors ``moderation.sizes()`` has read, by primary key: every signer in the
+    round's population. Rows take theirs from here rather than join the users again:
+    PostgreSQL plans a join of five tables in ~1 ms, of three in ~0.4 ms."""
+    return {row.assessor.pk: row.assessor for row in sizes["per_assessor"]}
+
+
 def _take_round_people(attempts, round_, sizes):
-    """Give each of the population's ``attempts`` the round's unit and, as its signer, one
-    of the assessors ``sizes`` has read: PostgreSQL plans a join of five tables in ~1 ms,
-    of three in ~0.4 ms, and the unit would be read again for each attempt."""
-    assessors = {row.assessor.pk: row.assessor for row in sizes["per_assessor"]}
+    """Give each of the population's ``attempts`` the round's unit and its signer."""
+    assessors = _assessors(sizes)
     for attempt in attempts:
         attempt.enrolment.unit = round_.unit
         attempt.sign_off.signed_by = assessors[attempt.sign_off.signed_by_id]
