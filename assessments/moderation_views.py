@@ -369,10 +369,11 @@ def review(request, pk):
     sample = _sample_or_404(
         request,
         ModerationSample.objects.moderated_by(request.user).select_related(
-            "round__unit", "assessor", "moderator", "review"
+            "round__unit", "assessor", "review"
         ),
         pk,
     )
+    sample.moderator = request.user  # whose samples these are: not joined
     context = moderation.review_context(sample)
     # The attempt as review_context read it, with its people and sign-off: not read twice.
     sample.assessment = context["assessment"]
