@@ -7,9 +7,12 @@ installs it.
 
 import os
 import shutil
+import threading
 from pathlib import Path
 
 import pytest
+from django.core.servers.basehttp import ThreadedWSGIServer
+from django.test.testcases import LiveServerThread
 
 from standards.models import Unit
 from standards.services import import_unit_file
@@ -19,6 +22,31 @@ from ..conftest import UNIT_FILES
 
 AXE = Path(__file__).resolve().parent.parent / "vendor" / "axe.min.js"
 PASSWORD = "correct horse battery"
+
+
+class OneRequestAtATimeServer(ThreadedWSGIServer):
+    """The live server, answering one request at a time while its threads share the test's
+    in-memory SQLite connection (on PostgreSQL each thread has its own).
+
+    A page's images load in parallel: two requests interleaving their queries on one
+    SQLite connection made one of them fail now and then (a broken PDF page image).
+    Requests are serialized, not connections: a browser keeps idle connections open.
+    """
+
+    lock = threading.Lock()
+
+    def set_app(self, application):
+        if not self.connections_override:
+            return super().set_app(application)
+
+        def one_at_a_time(environ, start_response):
+            with self.lock:
+                return application(environ, start_response)
+
+        return super().set_app(one_at_a_time)
+
+
+LiveServerThread.server_class = OneRequestAtATimeServer
 
 
 def chromium_path():
