@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cache
 
 from django.db.models import F, Func, IntegerField, Subquery
 from django.db.models.expressions import Star
@@ -33,6 +34,16 @@ def count_of(queryset, *, distinct=False):
         count = Func(Star(), function="COUNT", output_field=IntegerField())
     counted = queryset.order_by().annotate(n=count).values("n")
     return Coalesce(Subquery(counted, output_field=IntegerField()), 0)
+
+
+def built_once(annotations):
+    """Build ``annotations()`` (a dict of expressions that take no per-request value, only
+    ``OuterRef``) at its first call and give the same dict to every later one.
+
+    Django copies an expression into each query that uses it, so one dict serves every
+    request; building the subqueries again each time cost ~0.5–1 ms a query at 10k.
+    """
+    return cache(annotations)
 
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

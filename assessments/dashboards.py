@@ -3,7 +3,7 @@
 from django.db.models import Count, OuterRef, Prefetch
 from django.utils import timezone
 
-from assessment_portal.queries import NAME_FIELDS, UNIT_CODE_FIELDS, count_of, fields_of
+from assessment_portal.queries import NAME_FIELDS, UNIT_CODE_FIELDS, built_once, count_of, fields_of
 from standards.models import PerformanceCriterion, Unit
 
 from .models import (
@@ -59,24 +59,29 @@ def next_step(enrolment):
     return "Every criterion has evidence: review the range items still to cover, then submit."
 
 
+@built_once
+def _criteria_counts():
+    return {
+        "criteria_total": count_of(
+            PerformanceCriterion.objects.filter(outcome__unit=OuterRef("unit"))
+        ),
+        # Starts from this candidate's evidence, not from every mapping of the unit.
+        "criteria_covered": count_of(
+            PerformanceCriterion.objects.filter(
+                outcome__unit=OuterRef("unit"),
+                evidence_mappings__evidence__candidate=OuterRef("candidate"),
+            ),
+            distinct=True,
+        ),
+    }
+
+
 def candidate_enrolments(user):
     enrolments = (
         Enrolment.objects.filter(candidate=user)
         .select_related("unit", "assessor")
         .prefetch_related(_latest_attempts())
-        .annotate(
-            criteria_total=count_of(
-                PerformanceCriterion.objects.filter(outcome__unit=OuterRef("unit"))
-            ),
-            # Starts from this candidate's evidence, not from every mapping of the unit.
-            criteria_covered=count_of(
-                PerformanceCriterion.objects.filter(
-                    outcome__unit=OuterRef("unit"),
-                    evidence_mappings__evidence__candidate=OuterRef("candidate"),
-                ),
-                distinct=True,
-            ),
-        )
+        .annotate(**_criteria_counts())
         .order_by("unit__code")
     )
     for enrolment in enrolments:
@@ -106,6 +111,13 @@ def take_units(enrolments, units):
         enrolment.unit = by_pk[enrolment.unit_id]
 
 
+@built_once
+def _amendment_count():
+    return {
+        "amendment_count": count_of(Amendment.objects.filter(assessment=OuterRef("assessment")))
+    }
+
+
 def assessor_summary(user):
     waiting = Assessment.objects.visible_to(user).filter(status=Assessment.Status.SUBMITTED)
     units = units_with_waiting(waiting)
@@ -126,9 +138,7 @@ def assessor_summary(user):
         )
         # A subquery, not a join: counting through a join groups every sign-off before
         # the ten newest are taken (100 ms at 10,000 candidates).
-        .annotate(
-            amendment_count=count_of(Amendment.objects.filter(assessment=OuterRef("assessment")))
-        )
+        .annotate(**_amendment_count())
         .order_by("-signed_at")[:10]
     )
     take_units((decision.assessment.enrolment for decision in recent), units)
@@ -167,6 +177,7 @@ def administrator_summary():
     }
 
 
+@built_once
 def round_counts():
     """Sample and reviewed counts of each moderation round, as annotations (its population
     size comes with the round: ``ModerationRound.population_size``)."""

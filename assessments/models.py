@@ -4,7 +4,7 @@ from django.db.models import Exists, OuterRef
 from django.urls import reverse
 from django.utils import timezone
 
-from assessment_portal.queries import count_of
+from assessment_portal.queries import built_once, count_of
 from standards.models import Unit
 
 
@@ -20,18 +20,23 @@ class CohortQuerySet(models.QuerySet):
     def with_progress(self):
         """Each cohort's enrolments counted: all (``enrolled``), those with an attempt
         awaiting judgement (``submitted``) and those achieved (``achieved``)."""
-        in_cohort = Enrolment.objects.filter(cohort=OuterRef("pk"))
+        return self.annotate(**_cohort_progress())
 
-        def with_attempt(**state):
-            return in_cohort.filter(
-                Exists(Assessment.objects.filter(enrolment=OuterRef("pk"), **state))
-            )
 
-        return self.annotate(
-            enrolled=count_of(in_cohort),
-            submitted=count_of(with_attempt(status=Assessment.Status.SUBMITTED)),
-            achieved=count_of(with_attempt(result=Assessment.Result.ACHIEVED)),
+@built_once
+def _cohort_progress():
+    in_cohort = Enrolment.objects.filter(cohort=OuterRef("pk"))
+
+    def with_attempt(**state):
+        return in_cohort.filter(
+            Exists(Assessment.objects.filter(enrolment=OuterRef("pk"), **state))
         )
+
+    return {
+        "enrolled": count_of(in_cohort),
+        "submitted": count_of(with_attempt(status=Assessment.Status.SUBMITTED)),
+        "achieved": count_of(with_attempt(result=Assessment.Result.ACHIEVED)),
+    }
 
 
 class Cohort(models.Model):

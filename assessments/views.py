@@ -13,7 +13,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from assessment_portal import people
 from assessment_portal.access import administrator_required, get_visible_or_404
-from assessment_portal.queries import NAME_FIELDS, UNIT_CODE_FIELDS, count_of, fields_of
+from assessment_portal.queries import NAME_FIELDS, UNIT_CODE_FIELDS, built_once, count_of, fields_of
 from evidence.review import (
     by_criterion,
     confirmed_range_items,
@@ -166,11 +166,15 @@ def enrolment_reassign(request, pk):
     )
 
 
+@built_once
+def _candidate_count():
+    members = Cohort.candidates.through.objects.filter(cohort=OuterRef("pk"))
+    return {"candidate_count": count_of(members)}
+
+
 @administrator_required
 def cohort_list(request):
-    cohorts = Cohort.objects.with_progress().annotate(
-        candidate_count=count_of(Cohort.candidates.through.objects.filter(cohort=OuterRef("pk"))),
-    )
+    cohorts = Cohort.objects.with_progress().annotate(**_candidate_count())
     q = request.GET.get("q", "").strip()
     if q:
         cohorts = cohorts.filter(name__icontains=q)

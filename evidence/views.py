@@ -20,7 +20,7 @@ from django.views.decorators.http import require_POST
 
 from assessment_portal import people
 from assessment_portal.access import get_visible_or_404
-from assessment_portal.queries import NAME_FIELDS, count_of, newest_first_page
+from assessment_portal.queries import NAME_FIELDS, built_once, count_of, newest_first_page
 from assessment_portal.storage import stored_file_response
 from assessments.models import Assessment, Enrolment
 from assessments.services import can_judge, submit_for_assessment
@@ -127,13 +127,14 @@ def _read_people(items):
         item.recorded_by = named.get(item.recorded_by_id)
 
 
+@built_once
+def _file_count():
+    return {"file_count": count_of(EvidenceFile.objects.filter(evidence=OuterRef("pk")))}
+
+
 def evidence_list(request):
     user = request.user
-    evidence = (
-        Evidence.objects.visible_to(user)
-        .with_lock_state()
-        .annotate(file_count=count_of(EvidenceFile.objects.filter(evidence=OuterRef("pk"))))
-    )
+    evidence = Evidence.objects.visible_to(user).with_lock_state().annotate(**_file_count())
     candidate_id, candidate = request.GET.get("candidate", ""), None
     q = request.GET.get("q", "").strip()
     if user.is_candidate:
