@@ -4,6 +4,7 @@ The README lists every variable; the defaults suit a developer's machine
 (SQLite, DEBUG on) and are refused where they would be unsafe in production.
 """
 
+import ipaddress
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -241,6 +242,14 @@ ASSESSMENT_MAX_ATTEMPTS = int(os.environ.get("ASSESSMENT_MAX_ATTEMPTS", "3"))
 API_RATE_LIMIT_PER_MINUTE = int(os.environ.get("API_RATE_LIMIT_PER_MINUTE", "120"))
 WEBHOOK_TIMEOUT_SECONDS = int(os.environ.get("WEBHOOK_TIMEOUT_SECONDS", "10"))
 WEBHOOK_MAX_ATTEMPTS = int(os.environ.get("WEBHOOK_MAX_ATTEMPTS", "6"))
+# Webhooks reach public addresses only, so an administrator's URL cannot make the server
+# call its own services (the database, Redis, a cloud metadata address); networks listed
+# here (CIDR, comma-separated: an on-premises student management system) are allowed too.
+WEBHOOK_ALLOWED_NETWORKS = [
+    ipaddress.ip_network(network.strip())
+    for network in os.environ.get("WEBHOOK_ALLOWED_NETWORKS", "").split(",")
+    if network.strip()
+]
 
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]

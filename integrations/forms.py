@@ -1,4 +1,6 @@
+import socket
 from datetime import datetime, time, timedelta
+from urllib.parse import urlsplit
 
 from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Submit
@@ -11,6 +13,7 @@ from standards.models import Unit
 
 from .exporters import EXPORTERS
 from .models import ApiToken, Webhook
+from .webhooks import address_refusal
 
 
 def _helper(label, method="post"):
@@ -68,6 +71,23 @@ class WebhookForm(forms.ModelForm):
             self.fields["secret"].required = False
             self.fields["secret"].help_text = "Leave empty to keep the current secret."
         self.helper = _helper("Save the webhook")
+
+    def clean_url(self):
+        """Refuse at once a receiver the sender would refuse (integrations.webhooks): one
+        whose address, as the name resolves now, is not public nor on an allowed network."""
+        url = self.cleaned_data["url"]
+        parts = urlsplit(url)
+        try:
+            found = socket.getaddrinfo(parts.hostname, parts.port or 443, type=socket.SOCK_STREAM)
+        except (OSError, UnicodeError):
+            return url  # not resolvable from here (yet): each delivery checks again
+        for *_, address in found:
+            refusal = address_refusal(address[0])
+            if refusal:
+                raise forms.ValidationError(
+                    f"Webhooks are not sent to {parts.hostname}: its address is {refusal}."
+                )
+        return url
 
     def clean_secret(self):
         secret = self.cleaned_data["secret"]

@@ -4,12 +4,19 @@ Each event becomes one WebhookDelivery per active webhook, written in the
 transaction that made the decision; the task worker sends it after commit
 and retries failures with growing waits. The receiver checks the body with
 the shared secret: ``X-Portal-Signature: sha256=<hex HMAC-SHA256 of the body>``.
+
+Receivers must be on public addresses, or on networks the deployment allows
+(``WEBHOOK_ALLOWED_NETWORKS``): the address is checked on the connection itself,
+after the name is resolved, so a name that later resolves elsewhere gains nothing.
 """
 
 import hashlib
 import hmac
+import http.client
+import ipaddress
 import json
 import logging
+import socket
 import urllib.error
 import urllib.request
 from datetime import timedelta
@@ -67,7 +74,56 @@ class _NoRedirects(urllib.request.HTTPRedirectHandler):
         return None
 
 
-_opener = urllib.request.build_opener(_NoRedirects)
+class RefusedAddress(OSError):
+    """A receiver's address is neither public nor on an allowed network."""
+
+
+def address_refusal(address):
+    """Why webhooks may not be sent to the IP ``address``, or "" if they may."""
+    ip = ipaddress.ip_address(address)
+    if getattr(ip, "ipv4_mapped", None):
+        ip = ip.ipv4_mapped
+    if ip.is_global or any(ip in network for network in settings.WEBHOOK_ALLOWED_NETWORKS):
+        return ""
+    return (
+        f"{ip}, which is neither a public address nor on a network that "
+        "WEBHOOK_ALLOWED_NETWORKS lists"
+    )
+
+
+def _connect(address, *args, **kwargs):
+    """socket.create_connection, refusing an address that address_refusal() refuses."""
+    sock = socket.create_connection(address, *args, **kwargs)
+    refusal = address_refusal(sock.getpeername()[0])
+    if refusal:
+        sock.close()
+        raise RefusedAddress(f"not sent to {refusal}")
+    return sock
+
+
+class _CheckedHTTPConnection(http.client.HTTPConnection):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._create_connection = _connect
+
+
+class _CheckedHTTPSConnection(http.client.HTTPSConnection):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._create_connection = _connect
+
+
+class _CheckedHTTPHandler(urllib.request.HTTPHandler):
+    def http_open(self, req):
+        return self.do_open(_CheckedHTTPConnection, req)
+
+
+class _CheckedHTTPSHandler(urllib.request.HTTPSHandler):
+    def https_open(self, req):
+        return self.do_open(_CheckedHTTPSConnection, req, context=self._context)
+
+
+_opener = urllib.request.build_opener(_NoRedirects, _CheckedHTTPHandler, _CheckedHTTPSHandler)
 
 
 def _post(webhook, delivery, body):

@@ -2,6 +2,7 @@
 
 import hashlib
 import hmac
+import ipaddress
 import json
 import threading
 from datetime import timedelta
@@ -65,6 +66,12 @@ class Receiver:
     def __exit__(self, *exc):
         self.server.shutdown()
         self.server.server_close()
+
+
+@pytest.fixture(autouse=True)
+def receivers_on_this_machine(settings):
+    """The test receivers listen on 127.0.0.1: a network a deployment would have to list."""
+    settings.WEBHOOK_ALLOWED_NETWORKS = [ipaddress.ip_network("127.0.0.0/8")]
 
 
 @pytest.fixture
@@ -220,3 +227,64 @@ def test_editing_a_webhook_keeps_the_secret_unless_a_new_one_is_given(client, pe
     )
     webhook.refresh_from_db()
     assert webhook.secret == SECRET and webhook.description == "SMS"
+
+
+def test_receivers_on_the_servers_own_networks_are_refused(receiver, webhook, people, settings):
+    use_task_backend(settings, IMMEDIATE)
+    settings.WEBHOOK_ALLOWED_NETWORKS = []
+    sign_off(people, enrol(people, "57"))
+    delivery = WebhookDelivery.objects.get()
+    # By address, and by a name that resolves to it: the connection itself is checked.
+    for url in [receiver.url, receiver.url.replace("127.0.0.1", "localhost")]:
+        Webhook.objects.filter(pk=webhook.pk).update(url=url)
+        assert webhooks.deliver(delivery.pk)[0] == "retrying"
+        delivery.refresh_from_db()
+        assert "not sent to 127.0.0.1, which is neither a public address" in delivery.last_error
+    assert receiver.received == []
+    # Listed, the same receiver gets it.
+    settings.WEBHOOK_ALLOWED_NETWORKS = [ipaddress.ip_network("127.0.0.1/32")]
+    assert webhooks.deliver(delivery.pk)[0] == "delivered"
+    assert [call["valid"] for call in receiver.received] == [True]
+
+
+@pytest.mark.parametrize(
+    "address, refused",
+    [
+        ("93.184.215.14", False),
+        ("2606:4700:4700::1111", False),
+        ("10.1.2.3", True),
+        ("192.168.0.10", True),
+        ("169.254.169.254", True),  # cloud metadata
+        ("::1", True),
+        ("::ffff:127.0.0.1", True),
+        ("0.0.0.0", True),  # noqa: S104 - an address to refuse, not to bind
+    ],
+)
+def test_only_public_addresses_receive_webhooks_by_default(settings, address, refused):
+    settings.WEBHOOK_ALLOWED_NETWORKS = []
+    assert bool(webhooks.address_refusal(address)) is refused
+    settings.WEBHOOK_ALLOWED_NETWORKS = [ipaddress.ip_network("10.1.2.0/24")]
+    assert bool(webhooks.address_refusal("10.1.2.3")) is False
+
+
+def test_the_form_refuses_a_receiver_on_the_servers_own_networks(client, people, settings):
+    client.force_login(people["admin"])
+    settings.WEBHOOK_ALLOWED_NETWORKS = []
+    for url, host, address in [
+        ("http://127.0.0.1:8080/hook", "127.0.0.1", "127.0.0.1"),
+        ("http://localhost:8080/hook", "localhost", ""),  # 127.0.0.1 or ::1
+        ("http://169.254.169.254/latest/meta-data/", "169.254.169.254", "169.254.169.254"),
+    ]:
+        page = client.post(
+            "/integrations/webhooks/new/",
+            {"url": url, "secret": SECRET, "is_active": "on"},
+        ).content.decode()
+        assert f"Webhooks are not sent to {host}: its address is {address}" in page
+        assert "which is neither a public address nor on a network that" in page
+    assert not Webhook.objects.exists()
+    settings.WEBHOOK_ALLOWED_NETWORKS = [ipaddress.ip_network("127.0.0.0/8")]
+    client.post(
+        "/integrations/webhooks/new/",
+        {"url": "http://127.0.0.1:8080/hook", "secret": SECRET, "is_active": "on"},
+    )
+    assert Webhook.objects.get().url == "http://127.0.0.1:8080/hook"
