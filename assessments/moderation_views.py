@@ -223,7 +223,7 @@ def round_population(request, pk):
             "enrolment__candidate__last_name", "pk"
         )
     )
-    _take_round_people([*rows.values(), *(selected or [])], round_, sizes)
+    _take_round_people([*rows.values(), *selected], round_, sizes)
     on_page = set(page)
     if not form.is_bound:
         form = PickSampleForm(initial={"assessments": [a.pk for a in selected]}, round_=round_)

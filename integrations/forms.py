@@ -78,7 +78,7 @@ class WebhookForm(forms.ModelForm):
         url = self.cleaned_data["url"]
         parts = urlsplit(url)
         try:
-            found = socket.getaddrinfo(parts.hostname, parts.port or 443, type=socket.SOCK_STREAM)
+            found = socket.getaddrinfo(parts.hostname, parts.port, type=socket.SOCK_STREAM)
         except (OSError, UnicodeError):
             return url  # not resolvable from here (yet): each delivery checks again
         for *_, address in found:

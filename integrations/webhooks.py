@@ -101,16 +101,20 @@ def _connect(address, *args, **kwargs):
     return sock
 
 
-class _CheckedHTTPConnection(http.client.HTTPConnection):
+class _CheckedAddress:
+    """For an http.client connection: open its socket through _connect."""
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._create_connection = _connect
 
 
-class _CheckedHTTPSConnection(http.client.HTTPSConnection):
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self._create_connection = _connect
+class _CheckedHTTPConnection(_CheckedAddress, http.client.HTTPConnection):
+    pass
+
+
+class _CheckedHTTPSConnection(_CheckedAddress, http.client.HTTPSConnection):
+    pass
 
 
 class _CheckedHTTPHandler(urllib.request.HTTPHandler):

@@ -6,8 +6,8 @@ they were more than half of each page's template variables. Joined here they cos
 (marking) and ~1.5 ms (mapping) a page less at 10k candidates (issue 13); format_html per
 box saved nothing, so each part is escaped explicitly instead, by the standard library's
 html.escape (what Django's escape() calls, without its wrapping: 0.15 µs instead of 0.8, a
-fifth of the checkboxes' cost). A select's options drawn by
-its widget's template cost ~2 ms a list of ~50 assessors.
+fifth of the checkboxes' cost). A select's options drawn by its widget's template cost
+~2 ms a list of ~50 assessors.
 """
 
 import html
