@@ -343,6 +343,7 @@ def export_download(request, pk):
         status=ModerationExport.Status.DONE,
     )
     return stored_file_response(
+        request,
         export.file,
         filename=moderation.export_filename(export),
         content_type="application/pdf" if export.format == "pdf" else "text/csv; charset=utf-8",

@@ -334,9 +334,11 @@ def file_download(request, pk):
     evidence_file = get_object_or_404(EvidenceFile, pk=pk)
     get_visible_or_404(Evidence.objects.all(), request.user, pk=evidence_file.evidence_id)
     return stored_file_response(
+        request,
         evidence_file.file,
         filename=evidence_file.original_name,
         content_type=evidence_file.content_type,
+        etag=evidence_file.sha256,
     )
 
 
@@ -489,10 +491,12 @@ def file_view(request, pk):
     if kind == "text":
         content_type = "text/plain; charset=utf-8"
     response = stored_file_response(
+        request,
         evidence_file.file,
         filename=evidence_file.original_name,
         content_type=content_type,
         as_attachment=False,
+        etag=evidence_file.sha256,
     )
     return viewing.sandboxed(response, evidence_file)
 
