@@ -5,7 +5,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from assessment_portal.queries import built_once, count_of
-from standards.models import Unit
+from standards.models import PerformanceCriterion, Unit
 
 
 class CohortQuerySet(models.QuerySet):
@@ -701,6 +701,39 @@ class ModeratedCriterion(AppendOnly):
 
     def __str__(self):
         return f"{self.judgement.criterion.number}: {'agrees' if self.agrees else 'disagrees'}"
+
+
+class ModerationTally(models.Model):
+    """How many of an assessor's judgements of one criterion a round's moderators
+    verified, of how many they moderated: the round summary's figures.
+
+    Added to as each review is recorded (``moderation.submit_review``), so that the
+    summary does not read every moderated criterion's judgement again on each view;
+    reviews are final, so the figures only grow. The reviews remain the record: a
+    tally is what they add up to (tests/test_moderation.py recounts it).
+    """
+
+    round = models.ForeignKey(ModerationRound, on_delete=models.PROTECT, related_name="tallies")
+    assessor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    criterion = models.ForeignKey(PerformanceCriterion, on_delete=models.PROTECT, related_name="+")
+    verified = models.PositiveIntegerField(default=0)
+    total = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["round", "assessor", "criterion"], name="tally_each_criterion_once"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(verified__lte=models.F("total")),
+                name="tally_verified_at_most_total",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.verified} of {self.total}"
 
 
 class AssessorResponse(AppendOnly):

@@ -25,7 +25,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, Prefetch, Q
+from django.db.models import Count, F, Prefetch, Q
 from django.utils import timezone
 
 from assessment_portal.dates import validate_plausible_date
@@ -47,6 +47,7 @@ from .models import (
     ModerationReview,
     ModerationRound,
     ModerationSample,
+    ModerationTally,
 )
 from .pdf import render_pdf
 
@@ -527,6 +528,28 @@ def review_context(sample):
     }
 
 
+def _add_to_tallies(sample, verdicts):
+    """Count a review's ``verdicts`` ((criterion id, agrees) pairs) in its round's
+    tallies for the assessor: the rows made if missing, then added to where they stand,
+    so that reviews recorded at the same moment both count."""
+    ModerationTally.objects.bulk_create(
+        [
+            ModerationTally(
+                round_id=sample.round_id, assessor_id=sample.assessor_id, criterion_id=criterion
+            )
+            for criterion, _ in verdicts
+        ],
+        ignore_conflicts=True,
+    )
+    tallies = ModerationTally.objects.filter(round=sample.round_id, assessor=sample.assessor_id)
+    tallies.filter(criterion__in=[c for c, agrees in verdicts if agrees]).update(
+        verified=F("verified") + 1, total=F("total") + 1
+    )
+    tallies.filter(criterion__in=[c for c, agrees in verdicts if not agrees]).update(
+        total=F("total") + 1
+    )
+
+
 @transaction.atomic
 def submit_review(*, sample, by, criteria, agrees_with_result, recommendation):
     """Record the moderator's final review of a sampled attempt.
@@ -582,6 +605,9 @@ def submit_review(*, sample, by, criteria, agrees_with_result, recommendation):
             reason="" if agrees else reason.strip(),
         )
         for pk, (agrees, reason) in sorted(criteria.items())
+    )
+    _add_to_tallies(
+        sample, [(judgements[pk].criterion_id, agrees) for pk, (agrees, _) in criteria.items()]
     )
     disagreed = sorted(
         (judgements[pk].criterion.number for pk, (agrees, _) in criteria.items() if not agrees),
@@ -702,29 +728,27 @@ def summary(round_):
     judgement in any sample; those disagreements are listed with their reasons.
     """
     moderated = ModeratedCriterion.objects.filter(review__sample__round=round_)
-    # One aggregate by assessor and criterion: the per-assessor and per-criterion
-    # tallies and the overall one are sums of its rows.
-    cells = (
-        moderated.values(
-            "review__sample__assessor",
-            "judgement__criterion",
-            "judgement__criterion__number",
-            "judgement__criterion__text",
-            "judgement__criterion__sort_key",
-        )
-        .annotate(verified=Count("pk", filter=Q(agrees=True)), total=Count("pk"))
-        .order_by()
-    )
+    # The tallies by assessor and criterion: the per-assessor and per-criterion tallies
+    # and the overall one are sums of their rows.
+    cells = round_.tallies.values(
+        "assessor",
+        "criterion",
+        "criterion__number",
+        "criterion__text",
+        "criterion__sort_key",
+        "verified",
+        "total",
+    ).order_by()
     per_assessor, per_criterion, sort_keys = {}, {}, {}
     judgements = Tally()
     for row in cells:
-        criterion = row["judgement__criterion"]
+        criterion = row["criterion"]
         if criterion not in per_criterion:
             per_criterion[criterion] = CriterionTally(
-                row["judgement__criterion__number"], row["judgement__criterion__text"]
+                row["criterion__number"], row["criterion__text"]
             )
-            sort_keys[criterion] = row["judgement__criterion__sort_key"]
-        assessor = per_assessor.setdefault(row["review__sample__assessor"], AssessorTally(None))
+            sort_keys[criterion] = row["criterion__sort_key"]
+        assessor = per_assessor.setdefault(row["assessor"], AssessorTally(None))
         for tally in (assessor.judgements, per_criterion[criterion].judgements, judgements):
             tally.verified += row["verified"]
             tally.total += row["total"]

@@ -7,7 +7,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management import call_command
 from django.db import IntegrityError, connection, transaction
 from django.db.migrations.executor import MigrationExecutor
-from django.db.models import F
+from django.db.models import Count, F, Q
 from django.tasks import TaskResultStatus, default_task_backend
 from django.test import Client
 from django.urls import reverse
@@ -485,6 +485,55 @@ def test_summary_counts_x_of_y(people, reviewed_world):
         "Only one customer.",
         "=cmd|' /C calc'!A0",
     ]
+
+
+def _recount(round_):
+    """The round's tallies counted again from its moderated criteria, the record."""
+    cells = (
+        ModeratedCriterion.objects.filter(review__sample__round=round_)
+        .values_list("review__sample__assessor", "judgement__criterion")
+        .annotate(verified=Count("pk", filter=Q(agrees=True)), total=Count("pk"))
+    )
+    return {(a, c): (v, t) for a, c, v, t in cells}
+
+
+def _tallies(round_):
+    return {(t.assessor_id, t.criterion_id): (t.verified, t.total) for t in round_.tallies.all()}
+
+
+def test_the_summarys_tallies_are_what_the_reviews_add_up_to(people, reviewed_world):
+    round_ = reviewed_world["round"]
+    first = reviewed_world["samples"][0]
+    _review_both(people, reviewed_world)
+    tallies = _tallies(round_)
+    assert tallies == _recount(round_)
+    one_one = PerformanceCriterion.objects.get(outcome__unit=round_.unit, number="1.1")
+    assert tallies[first.assessor_id, one_one.pk] == (0, 1)
+    assert sum(total for _, total in tallies.values()) == 24
+    # A second round of the same assessors keeps figures of its own.
+    other = new_round(people, minimum=1, percent=0)
+    assert _tallies(other) == {}
+
+
+@pytest.fixture
+def units_again():
+    """The units, for a transactional test: an earlier one's flush may have removed them."""
+    for path in UNIT_FILES:
+        import_unit_file(path)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_reviews_recorded_before_tallies_were_kept_are_counted(units_again, people, reviewed_world):
+    round_ = reviewed_world["round"]
+    _review_both(people, reviewed_world)
+    expected = _tallies(round_)
+    executor = MigrationExecutor(connection)
+    executor.migrate([("assessments", "0014_attempt_unit")])
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(executor.loader.graph.leaf_nodes())
+    assert _tallies(round_) == expected == _recount(round_)
+    assert str(moderation.summary(round_)["judgements"]) == "21 of 24"
 
 
 # --- reports and the background export ----------------------------------------------------
