@@ -4,7 +4,7 @@ from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Count, OuterRef, Prefetch
+from django.db.models import Count, OuterRef, Prefetch, Q, Subquery
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -523,16 +523,33 @@ def _render_assessment(request, assessment, judgements, bound_form=None, sign_of
     )
 
 
+# The attempt page shows its latest changes; the whole history has a page of its own, so
+# that an attempt saved many times costs its marking page no more (issue 13).
+LATEST_CHANGES = 5
+CHANGES_PER_PAGE = 50
+
+
 def _history_context(request, assessment, attempts, judgements, ranges):
-    """History in words, amendments and why the attempt was closed (assessments/history.py).
+    """The latest changes in words, amendments and why the attempt was closed
+    (assessments/history.py).
 
     The page has read the attempt's ``judgements`` (with their criteria) and ``ranges``
     (as ``services.attempt_ranges`` gives them, the unit's range items): not read again.
     """
     unit = assessment.enrolment.unit
-    entries = list(assessment.audit.select_related("actor"))
+    # In one query: the latest changes, and any amendment or closing, however old.
+    newest = assessment.audit.order_by("-sequence").values("sequence")[:1]
+    entries = list(
+        assessment.audit.filter(
+            Q(sequence__gt=Subquery(newest) - LATEST_CHANGES)
+            | Q(action__in=["result amended", "attempt closed"])
+        )
+        .select_related("actor")
+        .order_by("sequence")
+    )
+    latest = entries[-LATEST_CHANGES:]
     by_pk = {j.pk: j for j in judgements}
-    for entry in entries:
+    for entry in latest:
         if entry.judgement_id:
             entry.judgement = by_pk[entry.judgement_id]
     item_text = {
@@ -544,13 +561,41 @@ def _history_context(request, assessment, attempts, judgements, ranges):
     return {
         "history": []
         if request.user.is_candidate
-        else history.history_rows(entries, unit, item_text),
-        "chain": audit.chain_summary(entries),
+        else history.history_rows(latest, unit, item_text),
+        "chain": audit.chain_summary(latest),
         "amendments": history.amendment_rows(assessment, entries, unit),
         "closed_by": history.closed_by(entries, attempts, unit)
         if assessment.status == Assessment.Status.CLOSED
         else None,
     }
+
+
+@require_GET
+def assessment_history(request, pk):
+    """Every change to the attempt in words, oldest first, a page at a time (staff)."""
+    if request.user.is_candidate:
+        raise Http404
+    assessment = get_visible_or_404(
+        Assessment.objects.select_related("enrolment__candidate", "enrolment__unit"),
+        request.user,
+        pk=pk,
+    )
+    unit = assessment.enrolment.unit
+    entries = assessment.audit.select_related("actor", "judgement__criterion").order_by("sequence")
+    page = Paginator(entries, CHANGES_PER_PAGE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "assessments/history.html",
+        {
+            "assessment": assessment,
+            "unit": unit,
+            "page": page,
+            "history": history.history_rows(page, unit),
+            "chain": audit.chain_summary(
+                list(assessment.audit.order_by("-sequence").only("sequence", "hash")[:1])
+            ),
+        },
+    )
 
 
 @require_POST

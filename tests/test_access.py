@@ -90,6 +90,12 @@ URLS = [
     ("password_change", lambda w: [], EVERYONE),
     ("assessments:queue", lambda w: [], {"assessor_in", "assessor_out", "administrator"}),
     ("assessments:assessment_detail", lambda w: [w["assessment"].pk], OWNERS),
+    # The whole history is for staff; a candidate reads the decisions on the attempt page.
+    (
+        "assessments:assessment_history",
+        lambda w: [w["assessment"].pk],
+        OWNERS - {"candidate_a"},
+    ),
     ("evidence:evidence_list", lambda w: [], EVERYONE),
     ("evidence:evidence_create", lambda w: ["file"], CANDIDATES),
     ("evidence:evidence_create", lambda w: ["written"], CANDIDATES),

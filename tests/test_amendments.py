@@ -158,22 +158,33 @@ def test_amendment_view_tells_the_administrator_what_happened(client, people):
 # --- the history, in words (issue 11, issue 14 item 5) -------------------------------
 
 
-def test_history_on_the_page_is_in_words_in_the_configured_zone(client, people, make_user):
+def test_history_is_in_words_in_the_configured_zone(client, people, make_user):
     first, _ = signed(people, not_yet={"2.2"})
     services.amend_result(
         assessment=first, by=people["admin"], new_result="achieved", reason="2.2 was re-marked."
     )
     client.force_login(people["assessor"])
     page = client.get(first.get_absolute_url()).content.decode()
-    history = page[page.index('id="history-h"') :]
+    latest = page[page.index('id="history-h"') :]
+    # The attempt page: its latest changes and the way to the whole history.
+    count = first.audit.count()
+    assert f"The latest 5 of {count} changes." in latest
+    assert "Result amended: Not yet competent → Competent" in latest
+    assert "Performance criterion 1.1:" not in latest  # judged before the latest five
+    history_url = reverse("assessments:assessment_history", args=[first.pk])
+    assert f'href="{history_url}"' in latest
+    history = client.get(history_url).content.decode()
+    history = history[history.index("<h1") :]
     assert "When (Pacific/Auckland)" in history
     assert re.search(r"\d{2}:\d{2}:\d{2} NZ[DS]T", history)
+    assert "Performance criterion 1.1: Not judged → Satisfactory" in history
     assert "Performance criterion 2.2: Not judged → Not yet satisfactory" in history
     assert "Methods: none → Observation" in history
     assert "Rules of evidence confirmed: valid, sufficient, authentic, current" in history
     assert "Signed off: Not yet competent" in history
     assert "Result amended: Not yet competent → Competent" in history
     assert "Attempt 2 closed: no longer needed" in history
+    assert f"{count} entries, hash-chained" in history and first.audit.last().hash in history
     # No Python or JSON dumps.
     assert "{&#x27;" not in history and "{'" not in history and '{"' not in history
     # Candidates see the amendment but not the staff history.
@@ -181,3 +192,4 @@ def test_history_on_the_page_is_in_words_in_the_configured_zone(client, people, 
     page = client.get(first.get_absolute_url()).content.decode()
     assert 'id="history-h"' not in page
     assert "2.2 was re-marked." in page
+    assert client.get(history_url).status_code == 404

@@ -266,6 +266,89 @@ def test_text_files_are_plain_text_and_office_files_only_download(client, people
     assert "Download plan.docx" in html and "1" * 64 in html
 
 
+VIDEO = bytes(range(256)) * 40  # 10,240 bytes
+
+
+def _video(evidence):
+    return EvidenceFile.objects.create(
+        evidence=evidence,
+        file=SimpleUploadedFile("role-play.mp4", VIDEO),
+        original_name="role-play.mp4",
+        content_type="video/mp4",
+        size=len(VIDEO),
+        sha256="a" * 64,
+    )
+
+
+def _body(response):
+    return b"".join(response.streaming_content) if response.streaming else response.content
+
+
+@pytest.mark.parametrize(
+    ("asked", "status", "content_range", "body"),
+    [
+        (None, 200, None, VIDEO),
+        ("bytes=0-", 206, "bytes 0-10239/10240", VIDEO),
+        ("bytes=100-199", 206, "bytes 100-199/10240", VIDEO[100:200]),
+        ("bytes=10000-20000", 206, "bytes 10000-10239/10240", VIDEO[10000:]),
+        ("bytes=-40", 206, "bytes 10200-10239/10240", VIDEO[-40:]),
+        ("bytes=-20000", 206, "bytes 0-10239/10240", VIDEO),
+        ("bytes=10240-", 416, "bytes */10240", b""),
+        ("bytes=-0", 416, "bytes */10240", b""),
+        # Not taken up, as HTTP allows: the whole file.
+        ("bytes=0-1,5-9", 200, None, VIDEO),
+        ("bytes=9-5", 200, None, VIDEO),
+        ("items=0-5", 200, None, VIDEO),
+        ("bytes=x-5", 200, None, VIDEO),
+    ],
+)
+def test_video_is_served_by_the_byte_range_the_browser_asks_for(
+    client, people, attempt, asked, status, content_range, body
+):
+    """Browsers play and seek in audio and video by asking for ranges of bytes; Safari
+    plays no video from a server that does not answer them."""
+    _, _, files = attempt
+    video = _video(files)
+    client.force_login(people["assessor"])
+    headers = {"Range": asked} if asked else {}
+    response = client.get(reverse("evidence:file_view", args=[video.pk]), headers=headers)
+    assert response.status_code == status
+    assert response.get("Content-Range") == content_range
+    assert _body(response) == body
+    if status != 416:
+        assert response["Content-Length"] == str(len(body))
+        assert response["Content-Type"] == "video/mp4"
+    assert response["Accept-Ranges"] == "bytes"
+    assert response["ETag"] == f'"{"a" * 64}"'
+    assert response["Content-Security-Policy"].startswith("sandbox")
+    assert response["X-Content-Type-Options"] == "nosniff"
+
+
+def test_a_resumed_download_gets_the_rest_only_of_the_same_file(client, people, attempt):
+    _, _, files = attempt
+    video = _video(files)
+    client.force_login(people["candidate"])
+    url = video.get_absolute_url()
+    same = client.get(url, headers={"Range": "bytes=5000-", "If-Range": f'"{"a" * 64}"'})
+    assert same.status_code == 206 and _body(same) == VIDEO[5000:]
+    assert same["Content-Disposition"].startswith("attachment")
+    # The browser holds another version of the file: all of this one.
+    other = client.get(url, headers={"Range": "bytes=5000-", "If-Range": '"0000"'})
+    assert other.status_code == 200 and _body(other) == VIDEO
+    dated = client.get(
+        url, headers={"Range": "bytes=5000-", "If-Range": "Wed, 21 Oct 2026 07:28:00 GMT"}
+    )
+    assert dated.status_code == 200 and _body(dated) == VIDEO
+
+
+def test_a_range_of_someone_elses_file_is_404(client, people, attempt):
+    _, _, files = attempt
+    video = _video(files)
+    client.force_login(people["other_candidate"])
+    for url in (video.get_absolute_url(), reverse("evidence:file_view", args=[video.pk])):
+        assert client.get(url, headers={"Range": "bytes=0-99"}).status_code == 404
+
+
 @pytest.mark.parametrize(
     ("who", "panel", "files"),
     [
@@ -599,6 +682,55 @@ def test_signed_off_page_query_count_does_not_grow(
         response = client.get(assessment.get_absolute_url())
     assert response.status_code == 200
     assert "Satisfactory" in response.content.decode()
+
+
+@pytest.mark.parametrize("saves", [1, 60])
+def test_the_attempt_page_shows_its_latest_changes_and_the_history_is_paged(
+    client, people, attempt, django_assert_max_num_queries, saves
+):
+    """An attempt saved many times costs its marking page no more: the whole history
+    has a page of its own, 50 changes a page, in a fixed number of queries."""
+    assessment, _, _ = attempt
+    j = judgement(assessment, "2.1")
+    for n in range(saves):
+        j.refresh_from_db()
+        judge(j, people["assessor"], comment=f"Saved {n} times over.")
+    count = assessment.audit.count()
+    client.force_login(people["assessor"])
+    with django_assert_max_num_queries(9):
+        page = client.get(assessment.get_absolute_url()).content.decode()
+    latest = page[page.index('id="history-h"') :]
+    assert latest.count('<td class="text-nowrap">') == min(count, 5)
+    assert f"Saved {saves - 1} times over." in latest
+    assert f"{count} entries, hash-chained" in latest
+    url = reverse("assessments:assessment_history", args=[assessment.pk])
+    with django_assert_max_num_queries(8):
+        first = client.get(url).content.decode()
+    assert first.count('<td class="text-nowrap">') == min(count, 50)
+    assert "Saved 0 times over." in first
+    if count > 50:
+        assert "Page 1 of 2" in first
+        second = client.get(url, {"page": 2}).content.decode()
+        assert second.count('<td class="text-nowrap">') == count - 50
+        assert f"Saved {saves - 1} times over." in second
+
+
+@pytest.mark.parametrize(
+    ("who", "status"),
+    [
+        ("assessor", 200),
+        ("admin", 200),
+        ("other_assessor", 404),
+        ("moderator", 404),
+        ("candidate", 404),
+        ("other_candidate", 404),
+    ],
+)
+def test_the_history_page_is_404_for_anyone_not_entitled(client, people, attempt, who, status):
+    assessment, _, _ = attempt
+    client.force_login(people[who])
+    url = reverse("assessments:assessment_history", args=[assessment.pk])
+    assert client.get(url).status_code == status
 
 
 def test_save_without_the_test_transaction_is_at_most_seven_queries(
