@@ -15,7 +15,7 @@ from assessments.models import Enrolment
 from assessments.moderation import spreadsheet_safe
 from standards.models import Unit
 
-from .results import reported_result, with_result_data
+from .results import local_date, reported_result, with_result_data
 
 EXPORTERS = {}
 
@@ -50,7 +50,8 @@ def _amendment_and_enrolment(result):
     enrolment = result.enrolment
     return [
         _yes_no(result.amended),
-        _day(result.amended_at and result.amended_at.date()),
+        # The day in the institution's time zone, as every other date in the export.
+        _day(local_date(result.amended_at)),
         enrolment.cohort.name if enrolment.cohort else "",
         enrolment.pk,
     ]

@@ -120,7 +120,7 @@ def with_result_data(enrolments):
     )
 
 
-def _local_date(moment):
+def local_date(moment):
     return timezone.localdate(moment) if moment else None
 
 
@@ -157,7 +157,7 @@ def reported_result(enrolment):
         enrolment=enrolment,
         kind=kind,
         attempt=attempt,
-        decided_on=_local_date(amended_at or signed_off_at),
+        decided_on=local_date(amended_at or signed_off_at),
         signed_off_at=signed_off_at,
         amended_at=amended_at,
     )

@@ -5,6 +5,7 @@ from django.core.management import call_command
 from django.tasks import default_task_backend
 from django.tasks.base import TaskResultStatus
 from django.urls import reverse
+from django.utils import timezone
 
 from assessments import cohorts, moderation, services
 from assessments.models import Assessment, Cohort, CohortEnrolment, Enrolment, Judgement
@@ -135,7 +136,7 @@ def test_queued_reports_and_enrolments_are_all_worked_through_in_order(
         services.sign_off(
             assessment=attempt, by=people["assessor"], feedback="More.", declaration_accepted=True
         )
-    today = Assessment.objects.first().sign_off.signed_at.date()
+    today = timezone.localdate(Assessment.objects.first().sign_off.signed_at)
     round_ = moderation.create_round(
         unit=unit, name="R", period_start=today, period_end=today, by=people["admin"]
     )
