@@ -92,18 +92,23 @@ def test_the_bucket_gives_nothing_without_the_portals_key(people, enrolment, sea
         default_storage.url(stored.file.name)
 
 
+def _stored_text(candidate, name, content):
+    """A candidate's item of one uploaded text file, stored in the bucket."""
+    evidence = services.create_evidence_with_files(
+        candidate=candidate,
+        by=candidate,
+        kind="file",
+        data={"title": name},
+        uploads=[upload(name, content)],
+    )
+    return evidence.files.get()
+
+
 def test_a_large_download_streams_without_holding_the_file(
     client, people, enrolment, seaweedfs, s3_bucket
 ):
     content = b"A line of a long observation transcript.\n" * 200_000  # 8.2 MB
-    evidence = services.create_evidence_with_files(
-        candidate=people["candidate"],
-        by=people["candidate"],
-        kind="file",
-        data={"title": "Transcript"},
-        uploads=[upload("transcript.txt", content)],
-    )
-    stored = evidence.files.get()
+    stored = _stored_text(people["candidate"], "transcript.txt", content)
     login(client, people["candidate"])
     # boto3 loads what it needs to read an object on first use: not measured (run alone,
     # this test would otherwise count ~9 MB of it).
@@ -132,14 +137,7 @@ def test_a_byte_range_is_fetched_from_the_bucket_alone(
 ):
     # 1 MB, as of a recording the browser seeks in; numbered, so each range is distinct.
     content = b"".join(b"Line %07d of the call.\n" % n for n in range(41_000))
-    evidence = services.create_evidence_with_files(
-        candidate=people["candidate"],
-        by=people["candidate"],
-        kind="file",
-        data={"title": "Recording"},
-        uploads=[upload("call.txt", content)],
-    )
-    stored = evidence.files.get()
+    stored = _stored_text(people["candidate"], "call.txt", content)
     login(client, people["candidate"])
     # boto3 loads what it needs to ask for an object's size on first use: not measured.
     b"".join(
