@@ -157,6 +157,11 @@ def history_rows(entries, unit, item_text=None):
     return rows
 
 
+# The entries amendment_rows and closed_by read: a page that shows only the latest
+# changes reads these too, however old.
+AMENDING_AND_CLOSING = ("result amended", "attempt closed")
+
+
 def amendment_rows(assessment, entries, unit):
     """The attempt's amendments with the results in the unit's words and what each did to
     other attempts; ``entries`` is its history, as read.

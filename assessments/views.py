@@ -542,7 +542,7 @@ def _history_context(request, assessment, attempts, judgements, ranges):
     entries = list(
         assessment.audit.filter(
             Q(sequence__gt=Subquery(newest) - LATEST_CHANGES)
-            | Q(action__in=["result amended", "attempt closed"])
+            | Q(action__in=history.AMENDING_AND_CLOSING)
         )
         .select_related("actor")
         .order_by("sequence")

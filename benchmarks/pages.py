@@ -342,7 +342,6 @@ def measure_pages(objects, runs):
             continue
         client = clients.setdefault(role, client_for(objects[role]))
         response, queries, _ = timed(partial(client.get, path))
-        timed(partial(client.get, trivial))  # warm, like the page
         page_ms, trivial_ms, candidates_ms = interleaved(
             role, partial(timed, partial(client.get, path))
         )

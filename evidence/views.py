@@ -331,8 +331,7 @@ def file_delete(request, pk):
 
 
 def file_download(request, pk):
-    evidence_file = get_object_or_404(EvidenceFile, pk=pk)
-    get_visible_or_404(Evidence.objects.all(), request.user, pk=evidence_file.evidence_id)
+    evidence_file = _visible_file(request, pk)
     return stored_file_response(
         request,
         evidence_file.file,
@@ -470,7 +469,8 @@ def submit(request, enrolment_pk):
 # --- the marking page's evidence panel ------------------------------------------------------
 
 
-def _file_for_viewing(request, pk):
+def _visible_file(request, pk):
+    """An evidence file of an item the user may see (else 404)."""
     evidence_file = get_object_or_404(EvidenceFile, pk=pk)
     get_visible_or_404(Evidence.objects.all(), request.user, pk=evidence_file.evidence_id)
     return evidence_file
@@ -478,7 +478,7 @@ def _file_for_viewing(request, pk):
 
 def file_view(request, pk):
     """A file shown inline: images re-encoded, audio, video and text as sniffed at upload."""
-    evidence_file = _file_for_viewing(request, pk)
+    evidence_file = _visible_file(request, pk)
     kind = viewing.inline_kind(evidence_file)
     if kind == "image":
         png = viewing.display_image(evidence_file)
@@ -503,7 +503,7 @@ def file_view(request, pk):
 
 def pdf_page(request, pk, number):
     """One page of a PDF drawn as an image on the server, for the evidence panel."""
-    evidence_file = _file_for_viewing(request, pk)
+    evidence_file = _visible_file(request, pk)
     if viewing.inline_kind(evidence_file) != "pdf":
         raise Http404
     png = viewing.pdf_page_png(evidence_file, number)
