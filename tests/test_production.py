@@ -11,7 +11,9 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.core.management import call_command
+from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
@@ -22,6 +24,7 @@ pytestmark = pytest.mark.django_db
 
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "correct horse battery"
+User = get_user_model()
 
 
 def production_env(**changes):
@@ -42,6 +45,32 @@ def run_python(code, env):
     return subprocess.run(  # noqa: S603 - our own code and interpreter
         [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
     )
+
+
+# Database ------------------------------------------------------------------------------
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's statements")
+def test_a_query_run_often_on_a_connection_keeps_its_plan_on_postgresql(make_user):
+    user = make_user("candidate")
+    assert connection.connection.prepare_threshold == 5
+    for _ in range(6):
+        User.objects.get(pk=user.pk)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s",
+            ['SELECT %assessment_portal_user"."id" = $1%'],
+        )
+        assert cursor.fetchone()[0] == 1
+
+
+def test_prepared_statements_can_be_turned_off_for_a_pooler():
+    code = "from assessment_portal import settings; print(settings.DATABASES['default']['OPTIONS'])"
+    url = "postgres://portal@db.internal:5432/portal"
+    default = run_python(code, {**os.environ, "DATABASE_URL": url})
+    off = run_python(code, {**os.environ, "DATABASE_URL": url, "DATABASE_PREPARE_THRESHOLD": "off"})
+    assert "'server_side_binding': True, 'prepare_threshold': 5" in default.stdout
+    assert "'server_side_binding': False, 'prepare_threshold': None" in off.stdout
 
 
 # Health --------------------------------------------------------------------------------
