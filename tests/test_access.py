@@ -90,6 +90,12 @@ URLS = [
     ("password_change", lambda w: [], EVERYONE),
     ("assessments:queue", lambda w: [], {"assessor_in", "assessor_out", "administrator"}),
     ("assessments:assessment_detail", lambda w: [w["assessment"].pk], OWNERS),
+    # A folded criterion, loaded when opened: staff only (a candidate's page shows all).
+    (
+        "assessments:judge",
+        lambda w: [w["assessment"].pk, w["assessment"].judgements.first().pk],
+        OWNERS - {"candidate_a"},
+    ),
     # The whole history is for staff; a candidate reads the decisions on the attempt page.
     (
         "assessments:assessment_history",

@@ -427,8 +427,9 @@ def test_confirming_a_mapping_is_audited_and_ticks_its_range_items(client, peopl
     assert (decision.decision, decision.decided_by) == ("confirmed", people["assessor"])
     entry = AuditEntry.objects.get(action="mapping confirmed")
     assert entry.after["criterion"] == "1.2" and entry.before is None
-    page = client.get(assessment.get_absolute_url()).content.decode()
     j = judgement(assessment, "1.2")
+    # Folded on the page, 1.2 is loaded as the browser does when the assessor opens it.
+    page = client.get(reverse("assessments:judge", args=[assessment.pk, j.pk])).content.decode()
     ticked = [
         item
         for s in c12.range_statements.all()
@@ -495,8 +496,8 @@ def test_decisions_only_while_awaiting_judgement_and_only_on_the_attempts_mappin
 def test_coverage_rule_is_stated_where_the_range_items_are(client, people, attempt):
     assessment, _, _ = attempt
     client.force_login(people["assessor"])
-    page = client.get(assessment.get_absolute_url()).content.decode()
-    assert "All items required" in page
+    opened = reverse("assessments:judge", args=[assessment.pk, judgement(assessment, "1.2").pk])
+    assert "All items required" in client.get(opened).content.decode()
     au_attempt = enrol_and_submit(people, people["candidate"], "BSBCUS301B", ["1.1"])
     au_page = client.get(au_attempt.get_absolute_url()).content.decode()
     assert "Examples only" in au_page
@@ -513,11 +514,22 @@ def test_judged_criteria_fold_to_one_line_and_the_next_is_open(client, people, a
     assert page.count('<details class="criterion-details" open>') == 1
     opened = page.index('<details class="criterion-details" open>')
     assert page.rindex('id="criterion-1.2"', 0, opened) > page.index('id="criterion-1.1"')
-    # Each criterion's verdict radios show what was saved; an unjudged one "Not judged yet".
+    # A folded criterion's form is loaded when it is opened (htmx), or with ?criterion=
+    # (without JavaScript); it shows what was saved, an unjudged one "Not judged yet".
     unjudged = judgement(assessment, "1.2").pk
-    assert (
+    saved_radio = (
         f'type="radio" name="j{j.pk}-verdict" id="j{j.pk}-v-s" value="satisfactory" checked>'
-    ) in page
+    )
+    url = reverse("assessments:judge", args=[assessment.pk, j.pk])
+    assert saved_radio not in page
+    assert f'hx-get="{url}" hx-trigger="toggle once"' in page
+    assert f'href="?criterion={j.pk}#criterion-1.1"' in page
+    loaded = client.get(url).content.decode()
+    assert loaded.count('<details class="criterion-details" open>') == 1
+    assert saved_radio in loaded and "Evidence mapped to 1.1" in loaded
+    without_js = client.get(f"{assessment.get_absolute_url()}?criterion={j.pk}").content.decode()
+    assert saved_radio in without_js
+    assert without_js.count('<details class="criterion-details" open>') == 1
     assert f'type="radio" name="j{unjudged}-verdict" id="j{unjudged}-v-u" value="" checked>' in page
     assert f'id="j{unjudged}-v-n" value="not_yet"><label class="form-check-label"' in page
     assert "Keyboard shortcuts" in page and "<kbd>j</kbd>" in page
@@ -647,6 +659,12 @@ def test_page_and_save_query_counts_do_not_grow(
     with django_assert_max_num_queries(9):
         response = client.get(assessment.get_absolute_url())
     assert response.status_code == 200
+    # Opening a folded criterion: session, user, attempt, judgements, its range, its
+    # mappings and what they claim.
+    opened = reverse("assessments:judge", args=[assessment.pk, judgement(assessment, "2.1").pk])
+    with django_assert_max_num_queries(7):
+        response = client.get(opened, headers={"HX-Request": "true"})
+    assert 'class="judgement-form"' in response.content.decode()
     for number in ["1.2", "2.1"]:
         save = save_criterion(client, assessment, judgement(assessment, number))
         with django_assert_max_num_queries(SAVE_QUERIES + SAVEPOINTS):
@@ -682,6 +700,12 @@ def test_signed_off_page_query_count_does_not_grow(
         response = client.get(assessment.get_absolute_url())
     assert response.status_code == 200
     assert "Satisfactory" in response.content.decode()
+    # A folded criterion opened: the judgement as recorded, no form.
+    opened = reverse("assessments:judge", args=[assessment.pk, judgement(assessment, "2.1").pk])
+    with django_assert_max_num_queries(7):
+        html = client.get(opened, headers={"HX-Request": "true"}).content.decode()
+    assert "Rules of evidence" in html and "Evidence mapped to 2.1" in html
+    assert "judgement-form" not in html
 
 
 @pytest.mark.parametrize("saves", [1, 60])

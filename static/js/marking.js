@@ -6,6 +6,8 @@
   "use strict";
 
   var current = null;
+  // A key pressed on a folded criterion before its form has loaded: done once it has.
+  var pending = null;
 
   function criteria() {
     return Array.prototype.slice.call(document.querySelectorAll("article.criterion"));
@@ -55,9 +57,12 @@
   function verdict(value) {
     var article = currentCriterion();
     if (!article) return;
+    article.querySelector("details").open = true;  // a folded criterion's form loads now
     var radio = article.querySelector('input[type="radio"][value="' + value + '"]');
-    if (!radio) return;
-    article.querySelector("details").open = true;
+    if (!radio) {
+      pending = function () { verdict(value); };
+      return;
+    }
     radio.checked = true;
     radio.focus();
   }
@@ -70,8 +75,11 @@
 
   function showEvidence() {
     var article = currentCriterion();
-    var link = article && article.querySelector("a.evidence-link");
+    if (!article) return;
+    article.querySelector("details").open = true;
+    var link = article.querySelector("a.evidence-link");
     if (link) link.click();
+    else if (article.querySelector("details[hx-get]")) pending = showEvidence;
   }
 
   function typing(target) {
@@ -120,7 +128,8 @@
     }
     var article = target.id ? document.getElementById(target.id) : null;
     if (!article || !article.matches("article.criterion")) return;
-    // Judged, it folds; the next criterion still to judge unfolds, ready.
+    if (event.detail.requestConfig.verb === "get") return;  // opened: see afterSettle
+    // Saved and judged, it folds; the next criterion still to judge unfolds, ready.
     if (article.dataset.verdict) {
       var all = criteria();
       var next = all.slice(all.indexOf(article) + 1).filter(function (a) {
@@ -129,6 +138,18 @@
       if (next) next.querySelector("details").open = true;
     }
     focusCriterion(article);
+  });
+
+  // An opened criterion has loaded and htmx has set up its form: the keyboard stays on it
+  // (unless it has moved on), and a key pressed meanwhile acts now.
+  document.body.addEventListener("htmx:afterSettle", function (event) {
+    var article = event.target;
+    if (event.detail.requestConfig.verb !== "get") return;
+    if (!article.matches || !article.matches("article.criterion")) return;
+    if (document.activeElement === document.body) focusCriterion(article);
+    var action = pending;
+    pending = null;
+    if (action && currentCriterion() === article) action();
   });
 
   // A mapping confirmed in the panel ticks its range items on an unjudged criterion.

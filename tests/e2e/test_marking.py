@@ -5,6 +5,7 @@ import re
 
 import pytest
 from django.core.management import call_command
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from playwright.sync_api import expect
 
 from assessments import services
@@ -39,7 +40,13 @@ def press_tab_until(page, locator, limit=150):
 
 
 def focused(page, selector):
-    return page.evaluate(f"() => document.activeElement.matches({selector!r})")
+    """Whether the focus is on ``selector`` within a few seconds (a folded criterion's form
+    loads when it is opened, and a key pressed meanwhile acts once it has)."""
+    try:
+        page.wait_for_function(f"() => document.activeElement.matches({selector!r})", timeout=5000)
+    except PlaywrightTimeoutError:
+        return False
+    return True
 
 
 def watch_for_scripts(page):
