@@ -116,7 +116,10 @@ if DATABASE_URL.startswith("sqlite"):
     # write lock when it begins and waits for it, rather than failing with "database is
     # locked" when a read inside it turns into a write while another process writes.
     DATABASES["default"]["OPTIONS"] = {"transaction_mode": "IMMEDIATE", "timeout": 20}
-else:
+elif DATABASE_URL.startswith("postgres"):
+    # Django's backend, with bulk inserts not split by the parameter limit that
+    # server-side binding brings (assessment_portal/postgresql/base.py).
+    DATABASES["default"]["ENGINE"] = "assessment_portal.postgresql"
     # PostgreSQL keeps the plan of a query a connection has run DATABASE_PREPARE_THRESHOLD
     # times (a prepared statement): planning the pages' joins took longer than running
     # them (~1 ms against ~0.2 ms for the attempt page's first query at 10,000

@@ -1,7 +1,9 @@
 """Cohorts at an institution's size: members a page at a time, enrolment in the background."""
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.core.management import call_command
+from django.db import connection
 from django.tasks import default_task_backend
 from django.tasks.base import TaskResultStatus
 from django.urls import reverse
@@ -13,6 +15,7 @@ from standards.models import PerformanceCriterion, Unit
 from tests.tasks_support import DATABASE, use_task_backend
 
 pytestmark = pytest.mark.django_db
+User = get_user_model()
 
 
 @pytest.fixture
@@ -63,6 +66,29 @@ def test_enrolling_a_cohort_writes_every_judgement_in_a_fixed_number_of_queries(
         assert attempts.filter(attempt=1, status="open").count() == members
         assert Judgement.objects.filter(assessment__in=attempts).count() == members * criteria
     assert len(set(counts)) == 1
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's parameter limit")
+def test_a_cohort_with_more_judgements_than_a_statement_has_parameters_is_one_insert(
+    people, django_assert_max_num_queries
+):
+    """With server-side binding a statement has at most 65,535 parameters, 5,041 judgements
+    of 13 columns; PostgreSQL takes the rows as one array a column (the project's backend)."""
+    cohort = Cohort.objects.create(name="Large intake")
+    cohort.candidates.add(
+        *User.objects.bulk_create(
+            User(username=f"member-{i}", role="candidate", last_name=f"Member {i:03}")
+            for i in range(400)
+        )
+    )
+    unit = Unit.objects.get(code="BSBCUS301B")
+    with django_assert_max_num_queries(11) as captured:
+        services.enrol_cohort(
+            cohort=cohort, unit=unit, assessor=people["assessor"], by=people["admin"]
+        )
+    inserts = [q for q in captured if 'INSERT INTO "assessments_judgement"' in q["sql"]]
+    assert len(inserts) == 1
+    assert Judgement.objects.filter(assessment__enrolment__cohort=cohort).count() == 400 * 14
 
 
 def test_cohort_enrolment_runs_in_the_worker_and_the_page_shows_its_progress(
