@@ -619,10 +619,10 @@ def judge(request, pk, judgement_pk):
     form, as htmx loads it when a folded criterion is opened on the attempt page.
     """
     if request.method == "GET":
-        assessment, judgements = _assessment_for_page(request, pk)
         # A candidate's attempt page shows every criterion whole: nothing to load.
         if request.user.is_candidate:
             raise Http404
+        assessment, judgements = _assessment_for_page(request, pk)
         return _render_row(request, assessment, _find(judgements, judgement_pk))
     form = JudgementForm(request.POST, judgement_pk=judgement_pk)
     judgement = Judgement(pk=judgement_pk)

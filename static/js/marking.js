@@ -6,7 +6,7 @@
   "use strict";
 
   var current = null;
-  // A key pressed on a folded criterion before its form has loaded: done once it has.
+  // A key pressed on a folded criterion before its form has loaded: {id, action}.
   var pending = null;
 
   function criteria() {
@@ -54,32 +54,39 @@
     if (next >= 0 && next < all.length) focusCriterion(all[next]);
   }
 
+  // A folded criterion not loaded yet is opened, which loads it, and ``action`` waits for
+  // it (htmx:afterSettle below); so does one just loaded that htmx has not yet set up
+  // ("htmx-added"), whose form would be posted without htmx. False once it is ready.
+  function loadFirst(article, action) {
+    var folded = article.querySelector("details[hx-get]");
+    if (!folded && !article.classList.contains("htmx-added")) return false;
+    article.querySelector("details").open = true;
+    pending = { id: article.id, action: action };
+    return true;
+  }
+
   function verdict(value) {
     var article = currentCriterion();
-    if (!article) return;
-    article.querySelector("details").open = true;  // a folded criterion's form loads now
+    if (!article || loadFirst(article, function () { verdict(value); })) return;
     var radio = article.querySelector('input[type="radio"][value="' + value + '"]');
-    if (!radio) {
-      pending = function () { verdict(value); };
-      return;
-    }
+    if (!radio) return;
+    article.querySelector("details").open = true;
     radio.checked = true;
     radio.focus();
   }
 
   function save() {
     var article = currentCriterion();
-    var form = article && article.querySelector("form.judgement-form");
+    if (!article || loadFirst(article, save)) return;
+    var form = article.querySelector("form.judgement-form");
     if (form) form.requestSubmit();
   }
 
   function showEvidence() {
     var article = currentCriterion();
-    if (!article) return;
-    article.querySelector("details").open = true;
+    if (!article || loadFirst(article, showEvidence)) return;
     var link = article.querySelector("a.evidence-link");
     if (link) link.click();
-    else if (article.querySelector("details[hx-get]")) pending = showEvidence;
   }
 
   function typing(target) {
@@ -140,16 +147,17 @@
     focusCriterion(article);
   });
 
-  // An opened criterion has loaded and htmx has set up its form: the keyboard stays on it
-  // (unless it has moved on), and a key pressed meanwhile acts now.
+  // A criterion has come (opened, or saved) and htmx has set up its form: an opened one
+  // keeps the keyboard (unless it has moved on), and a key pressed meanwhile acts now.
   document.body.addEventListener("htmx:afterSettle", function (event) {
     var article = event.target;
-    if (event.detail.requestConfig.verb !== "get") return;
     if (!article.matches || !article.matches("article.criterion")) return;
-    if (document.activeElement === document.body) focusCriterion(article);
-    var action = pending;
+    var opened = event.detail.requestConfig.verb === "get";
+    if (opened && document.activeElement === document.body) focusCriterion(article);
+    if (!pending || pending.id !== article.id) return;
+    var action = pending.action;
     pending = null;
-    if (action && currentCriterion() === article) action();
+    if (currentCriterion() === article) action();
   });
 
   // A mapping confirmed in the panel ticks its range items on an unjudged criterion.

@@ -2,6 +2,7 @@
 open, evidence viewed inline, and hostile files that must not run."""
 
 import re
+import time
 
 import pytest
 from django.core.management import call_command
@@ -64,11 +65,20 @@ def watch_for_scripts(page):
     return seen
 
 
+def slow_criterion_loads(route):
+    if route.request.method == "GET":
+        time.sleep(0.3)
+    route.continue_()
+
+
 def test_assessor_judges_a_whole_unit_by_keyboard_with_the_evidence_panel_open(page, demo):
     log_in(page, "assessor", DEMO_PASSWORD)
     assessment = Assessment.objects.get(
         enrolment__candidate__username="candidate2", enrolment__unit__code="57"
     )
+    # A folded criterion's form arrives a moment after it is opened: the keys pressed
+    # meanwhile (s below) act once it has.
+    page.route(re.compile(r"/criteria/\d+/$"), slow_criterion_loads)
     page.goto(assessment.get_absolute_url())
     expect(page.locator("#progress")).to_contain_text("0 of 12")
 
