@@ -16,6 +16,11 @@ urlpatterns = [
     path("assess/", views.queue, name="queue"),
     path("assessments/<int:pk>/", views.assessment_detail, name="assessment_detail"),
     path("assessments/<int:pk>/history/", views.assessment_history, name="assessment_history"),
+    path(
+        "assessments/<int:pk>/history/latest/",
+        views.assessment_latest_changes,
+        name="assessment_latest_changes",
+    ),
     path("assessments/<int:pk>/criteria/<int:judgement_pk>/", views.judge, name="judge"),
     path(
         "assessments/<int:pk>/apply-to-unjudged/",

@@ -102,6 +102,11 @@ URLS = [
         lambda w: [w["assessment"].pk],
         OWNERS - {"candidate_a"},
     ),
+    (
+        "assessments:assessment_latest_changes",
+        lambda w: [w["assessment"].pk],
+        OWNERS - {"candidate_a"},
+    ),
     ("evidence:evidence_list", lambda w: [], EVERYONE),
     ("evidence:evidence_create", lambda w: ["file"], CANDIDATES),
     ("evidence:evidence_create", lambda w: ["written"], CANDIDATES),

@@ -186,6 +186,12 @@ def test_assessor_journey_in_production_mode(production_page, production_site):
     expect(card.get_by_role("status")).to_have_text("Saved.")
     expect(page.locator("#progress")).to_contain_text("1 of 12")
     assert page.evaluate("() => window.stillThisPage") is True
+    # The history loads when it comes into view, with the save just made.
+    history = page.get_by_role("region", name="History")
+    history.scroll_into_view_if_needed()
+    expect(history.get_by_role("table")).to_contain_text(
+        "Evidence requirement 1.1: Not judged → Satisfactory"
+    )
     marking_violations = csp_violations(page)
 
     # The assessment record PDF renders with the hashed stylesheet and fonts.
