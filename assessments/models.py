@@ -1,9 +1,9 @@
 from django.conf import settings
 from django.db import models
 from django.db.models import Exists, OuterRef
-from django.urls import reverse
 from django.utils import timezone
 
+from assessment_portal.links import object_url
 from assessment_portal.queries import built_once, count_of
 from standards.models import PerformanceCriterion, Unit
 
@@ -61,7 +61,7 @@ class Cohort(models.Model):
         return self.name
 
     def get_absolute_url(self):
-        return reverse("assessments:cohort_detail", args=[self.pk])
+        return object_url("assessments:cohort_detail", self.pk)
 
 
 class EnrolmentQuerySet(models.QuerySet):
@@ -140,7 +140,7 @@ class Enrolment(models.Model):
         return f"{self.candidate} in {self.unit.display_code}"
 
     def get_absolute_url(self):
-        return reverse("assessments:enrolment_detail", args=[self.pk])
+        return object_url("assessments:enrolment_detail", self.pk)
 
 
 class AssessmentQuerySet(models.QuerySet):
@@ -242,7 +242,7 @@ class Assessment(models.Model):
         super().save(*args, **kwargs)
 
     def get_absolute_url(self):
-        return reverse("assessments:assessment_detail", args=[self.pk])
+        return object_url("assessments:assessment_detail", self.pk)
 
     @property
     def result_label(self):
@@ -579,7 +579,7 @@ class ModerationRound(models.Model):
         return f"{self.name} ({self.unit.display_code})"
 
     def get_absolute_url(self):
-        return reverse("moderation:round_detail", args=[self.pk])
+        return object_url("moderation:round_detail", self.pk)
 
     @property
     def is_sampled(self):
@@ -637,7 +637,7 @@ class ModerationSample(models.Model):
         return f"{self.assessment} in {self.round.name}"
 
     def get_absolute_url(self):
-        return reverse("moderation:review", args=[self.pk])
+        return object_url("moderation:review", self.pk)
 
     @property
     def result_label(self):

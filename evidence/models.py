@@ -10,8 +10,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Exists, OuterRef, Q
 from django.db.models.lookups import Exact, GreaterThan
-from django.urls import reverse
 
+from assessment_portal.links import object_url
 from assessment_portal.queries import built_once, count_of
 from assessments.models import Assessment, Enrolment, ModerationSample
 from standards.models import PerformanceCriterion
@@ -117,7 +117,7 @@ class Evidence(models.Model):
         return self.title
 
     def get_absolute_url(self):
-        return reverse("evidence:evidence_detail", args=[self.pk])
+        return object_url("evidence:evidence_detail", self.pk)
 
     @property
     def is_locked(self):
@@ -145,7 +145,7 @@ class EvidenceFile(models.Model):
         return self.original_name
 
     def get_absolute_url(self):
-        return reverse("evidence:file_download", args=[self.pk])
+        return object_url("evidence:file_download", self.pk)
 
 
 class EvidenceMapping(models.Model):

@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.db import models
-from django.urls import reverse
 
+from assessment_portal.links import object_url
 from assessments.models import Enrolment
 
 
@@ -74,7 +74,7 @@ class Notification(models.Model):
         return self.subject
 
     def get_absolute_url(self):
-        return reverse("notifications:open", args=[self.pk])
+        return object_url("notifications:open", self.pk)
 
 
 class EmailOptOut(models.Model):

@@ -20,3 +20,26 @@ def newest_first_url(context, direction, cursor):
         query.pop(param, None)
     query[direction] = cursor
     return f"?{query.urlencode()}"
+
+
+# Dates as the portal prints them. |date parses its format string and translates the
+# month's name for each value (~15 µs, a quarter of that here): a list of 50 rows spent
+# ~0.6 ms on its dates at 10,000 candidates (issue 13). The portal is in English whatever
+# its time zone (LANGUAGE_CODE; no per-user language).
+MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+@register.filter(expects_localtime=True)
+def day_month_year(value):
+    """As |date:"j M Y": 4 Mar 2026."""
+    if not value:
+        return ""
+    return f"{value.day} {MONTHS[value.month - 1]} {value.year}"
+
+
+@register.filter(expects_localtime=True)
+def day_month_year_time(value):
+    """As |date:"j M Y H:i": 4 Mar 2026 09:05."""
+    if not value:
+        return ""
+    return f"{day_month_year(value)} {value.hour:02}:{value.minute:02}"
