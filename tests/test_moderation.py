@@ -33,6 +33,7 @@ from standards.services import import_unit_file
 from tests.conftest import UNIT_FILES
 from tests.tasks_support import DATABASE, IMMEDIATE, use_task_backend
 from tests.test_assessment import add_evidence, judge_all
+from tests.test_evidence import file_item, map_to, png_bytes
 
 pytestmark = pytest.mark.django_db
 
@@ -763,6 +764,45 @@ def test_moderator_reviews_through_the_page(client, people, reviewed_world):
     response = client.post(outcome_url, {"text": "Thanks, noted."}, follow=True)
     assert "Thanks, noted." in response.content.decode()
     assert "Not enough." in response.content.decode()
+
+
+def test_the_review_shows_the_range_each_judgement_covers_and_each_files_record(
+    client, people, make_user
+):
+    candidate = make_user("ranged", "candidate", first_name="Rangi")
+    enrolment = services.enrol(
+        candidate=candidate,
+        unit=Unit.objects.get(code="57"),
+        assessor=people["a1"],
+        by=people["admin"],
+    )
+    logbook = file_item(candidate, files=(("shift-log.pdf", None), ("photo.png", png_bytes())))
+    map_to(logbook, "1.1", "1.2")
+    attempt = services.submit_for_assessment(
+        assessment=enrolment.assessments.get(), by=candidate, declaration_accepted=True
+    )
+    judge_all(attempt, people["a1"])  # satisfactory: every range item covered
+    services.sign_off(assessment=attempt, by=people["a1"], feedback="", declaration_accepted=True)
+    (sample,) = moderation.draw_sample(
+        round_=new_round(people), by=people["admin"], moderators=[people["m1"]]
+    )
+    client.force_login(people["m1"])
+    page = client.get(reverse("moderation:review", args=[sample.pk])).content.decode()
+    criterion = page[page.index('id="criterion-1.2"') : page.index('id="criterion-1.3"')]
+    items = [
+        item.text
+        for statement in PerformanceCriterion.objects.get(
+            outcome__unit__code="57", number="1.2"
+        ).range_statements.order_by("position")
+        for item in statement.items.order_by("position")
+    ]
+    assert len(items) > 1
+    assert f'Range covered</dt><dd class="col-sm-9">{"; ".join(items)}</dd>' in criterion
+    evidence = page[page.index('id="evidence-h"') : page.index('id="criteria-h"')]
+    for file in logbook.files.all():
+        assert f'href="{file.get_absolute_url()}">{file.original_name}</a>' in evidence
+        assert file.sha256[:16] in evidence
+    assert evidence.index("shift-log.pdf") < evidence.index("photo.png")  # as uploaded
 
 
 def test_moderating_an_attempt_made_through_the_assessment_services(people, make_user):
