@@ -32,7 +32,7 @@ from assessment_portal.dates import validate_plausible_date
 from assessment_portal.people import matching
 from assessment_portal.queries import NAME_FIELDS, fields_of
 from assessment_portal.stored_files import delete_quietly, save_new
-from evidence.models import EvidenceFile, EvidenceMapping
+from evidence.models import EvidenceMapping
 from standards.models import Unit
 
 from . import audit, moderation_tasks, signals
@@ -49,7 +49,7 @@ from .models import (
     ModerationSample,
     ModerationTally,
 )
-from .pdf import render_pdf
+from .pdf import attempt_evidence, render_pdf
 
 audit_log = logging.getLogger("assessment_portal.audit")
 User = get_user_model()
@@ -480,10 +480,11 @@ def review_context(sample):
     """The sampled attempt with its judgements and evidence, read in a fixed number of queries.
 
     ``sample`` comes with its round and the round's unit. Each judgement carries
-    ``covered_items`` (the range items it covers), each item of evidence ``file_list``;
-    ``evidence`` pairs each submitted item with the numbers of this unit's criteria the
-    candidate mapped it to. Read by plain queries, not prefetched: Django's prefetching
-    cost ~1 ms of the review page at 10,000 candidates (issue 13).
+    ``covered_items`` (the range items it covers), each item of evidence its
+    ``file_list`` (``pdf.attempt_evidence``); ``evidence`` pairs each submitted item with
+    the numbers of this unit's criteria the candidate mapped it to. Read by plain queries,
+    not prefetched: Django's prefetching cost ~1 ms of the review page at 10,000
+    candidates (issue 13).
     """
     assessment = Assessment.objects.select_related(
         "enrolment__candidate", "sign_off__signed_by"
@@ -504,16 +505,9 @@ def review_context(sample):
         covered[link.judgement_id].append(link.rangeitem)
     for judgement in judgements:
         judgement.covered_items = covered[judgement.pk]
-    evidence = list(
-        assessment.evidence.order_by("occurred_on", "created_at", "pk").select_related(
-            "recorded_by"
-        )
-    )
-    files = defaultdict(list)
+    evidence = attempt_evidence(assessment, "recorded_by")
     mapped = defaultdict(list)
     if evidence:
-        for file in EvidenceFile.objects.filter(evidence__in=evidence):
-            files[file.evidence_id].append(file)
         for evidence_id, number in (
             EvidenceMapping.objects.filter(
                 evidence__in=evidence, criterion__outcome__unit=assessment.enrolment.unit_id
@@ -522,8 +516,6 @@ def review_context(sample):
             .values_list("evidence_id", "criterion__number")
         ):
             mapped[evidence_id].append(number)
-    for item in evidence:
-        item.file_list = files[item.pk]
     return {
         "assessment": assessment,
         "judgements": judgements,

@@ -288,9 +288,9 @@ def test_record_reads_the_same_number_of_queries_however_large(
 
     # The history names range items from the unit's structure read for the outcomes.
     # Amendments are read only once the history records one: big's one more query.
-    with django_assert_max_num_queries(10) as small_queries:
+    with django_assert_max_num_queries(7) as small_queries:
         small_context = pdf.assessment_record_context(pdf.record_attempts().get(pk=small.pk))
-    with django_assert_max_num_queries(11) as big_queries:
+    with django_assert_max_num_queries(8) as big_queries:
         big_context = pdf.assessment_record_context(pdf.record_attempts().get(pk=big.pk))
     assert len(big_queries) == len(small_queries) + 1
     assert len(big_context["amendments"]) == 1
@@ -299,9 +299,9 @@ def test_record_reads_the_same_number_of_queries_however_large(
 
     # The preview checks access and reads the record with the same fetch of the attempt.
     client.force_login(people["admin"])
-    with django_assert_max_num_queries(12) as small_page:
+    with django_assert_max_num_queries(9) as small_page:
         client.get(reverse("reports:assessment_record_preview", args=[small.pk]))
-    with django_assert_max_num_queries(13) as big_page:
+    with django_assert_max_num_queries(10) as big_page:
         client.get(reverse("reports:assessment_record_preview", args=[big.pk]))
     assert len(big_page) == len(small_page) + 1
 
