@@ -192,9 +192,8 @@ def attempt_evidence(assessment, *related):
     """The attempt's evidence in the order records list it, with its ``related`` objects
     and its files (``file_list``): two queries, and no prefetching, which cost ~1 ms a
     page at 10,000 candidates (issue 13)."""
-    evidence = list(
-        assessment.evidence.order_by("occurred_on", "created_at", "pk").select_related(*related)
-    )
+    evidence = assessment.evidence.order_by("occurred_on", "created_at", "pk")
+    evidence = list(evidence.select_related(*related) if related else evidence)
     files = {item.pk: [] for item in evidence}
     if evidence:
         for file in EvidenceFile.objects.filter(evidence__in=evidence):
