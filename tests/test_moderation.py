@@ -805,6 +805,31 @@ def test_the_review_shows_the_range_each_judgement_covers_and_each_files_record(
     assert evidence.index("shift-log.pdf") < evidence.index("photo.png")  # as uploaded
 
 
+def test_a_refused_review_keeps_every_choice_made(client, people, reviewed_world):
+    sample = reviewed_world["samples"][0]
+    client.force_login(people["m1"])
+    url = reverse("moderation:review", args=[sample.pk])
+    judgements = list(sample.assessment.judgements.order_by("criterion__sort_key"))
+    first, second = judgements[0], judgements[1]
+    page = client.get(url).content.decode()
+    assert (
+        f'<input type="radio" class="form-check-input" name="c{first.pk}" value="agree" '
+        f'id="id_c{first.pk}_0" required><label for="id_c{first.pk}_0" '
+        'class="form-check-label">Agree</label>'
+    ) in page
+    assert " checked" not in page
+    # Disagreeing without a reason is refused; what was chosen is still chosen.
+    response = client.post(url, {f"c{first.pk}": "disagree", f"c{second.pk}": "agree"})
+    page = response.content.decode()
+    assert "Give the reason you disagree." in page
+    assert f'name="c{first.pk}" value="disagree" id="id_c{first.pk}_1" required checked>' in page
+    assert f'name="c{second.pk}" value="agree" id="id_c{second.pk}_0" required checked>' in page
+    assert page.count(" checked>") == 2
+    # A choice left out is marked invalid.
+    assert f'class="form-check-input is-invalid" name="c{judgements[2].pk}" value="agree"' in page
+    assert f'class="form-check-input" name="c{second.pk}"' in page
+
+
 def test_moderating_an_attempt_made_through_the_assessment_services(people, make_user):
     candidate = make_user("real", "candidate", first_name="Real")
     attempt = real_attempt(people, candidate, people["a1"], not_yet={"2.2"})
