@@ -499,7 +499,9 @@ def _render_assessment(request, assessment, judgements, bound_form=None, sign_of
         satisfactory=sum(1 for j in judgements if j.verdict == Judgement.Verdict.SATISFACTORY),
     )
     evidence = {m.evidence_id: m.evidence for ms in mappings.values() for m in ms}
-    attempts = _attempts_of_enrolment(assessment)
+    # The enrolment's attempts, for links between them: ordered by number alone, as the
+    # default order (by enrolment) would join the enrolment for each.
+    attempts = list(assessment.enrolment.assessments.order_by("attempt").only("attempt", "status"))
     return render(
         request,
         "assessments/assessment_detail.html",
@@ -531,19 +533,6 @@ def _render_assessment(request, assessment, judgements, bound_form=None, sign_of
             "oob": False,
         },
     )
-
-
-def _attempts_of_enrolment(assessment):
-    """The enrolment's attempts, for links between them.
-
-    The next attempt opens only when one is signed off, so a first attempt not yet
-    finished is its enrolment's only one: not read (most attempts being marked are).
-    """
-    if assessment.attempt == 1 and assessment.status not in Assessment.FINISHED:
-        return [assessment]
-    # Ordered by number alone, as the default order (by enrolment) would join the
-    # enrolment for each.
-    return list(assessment.enrolment.assessments.order_by("attempt").only("attempt", "status"))
 
 
 # The attempt page shows its latest changes; the whole history has a page of its own, so
