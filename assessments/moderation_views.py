@@ -14,6 +14,7 @@ from assessment_portal.storage import stored_file_response
 
 from . import dashboards, moderation
 from .models import (
+    Assessment,
     ModerationExport,
     ModerationRound,
     ModerationSample,
@@ -218,7 +219,13 @@ def round_population(request, pk):
     if not any(filters.values()):
         paginator.count = sizes["population"]  # counted with the sizes: no COUNT query
     page = paginator.get_page(request.GET.get("page"))
-    rows = population.in_bulk(page)
+    # The page's ids are the population's: read by key alone, neither joined to the
+    # round's population again nor sorted by the attempts' default order.
+    rows = (
+        Assessment.objects.select_related("enrolment__candidate", "sign_off")
+        .order_by()
+        .in_bulk(page)
+    )
     selected = picked and list(
         population.filter(pk__in=picked[:MAX_HAND_PICKED]).order_by(
             "enrolment__candidate__last_name", "pk"
@@ -237,6 +244,16 @@ def round_population(request, pk):
             "page": page,
             "attempts": [rows[pk] for pk in page],
             "filters": filters,
+            # (value, label, chosen), drawn once here: the template's lookups for each of
+            # an institution's assessors were ~0.5 ms of the page.
+            "assessor_options": [
+                (
+                    row.assessor.pk,
+                    f"{row.assessor} ({row.population})",
+                    str(row.assessor.pk) == filters["assessor"],
+                )
+                for row in sizes["per_assessor"]
+            ],
             "results": [(value, round_.unit.result_label(value)) for value in RESULTS],
             "picked": {a.pk for a in selected},
             "picked_elsewhere": [a.pk for a in selected if a.pk not in on_page],

@@ -1032,6 +1032,11 @@ def test_population_page_filters_pages_and_keeps_the_selection(client, people, m
     assert first.context["page"].paginator.count == 54
     assert len(first.context["page"]) == 25  # a page at a time, not 54 checkboxes
     assert 'href="?picked=' in first.content.decode()  # paging keeps the selection
+    # The filter names each assessor with their share of the population, the chosen one kept.
+    page = client.get(url, {"assessor": people["a2"].pk}).content.decode()
+    a1, a2 = people["a1"], people["a2"]
+    assert f'<option value="{a2.pk}" selected>{a2} (2)</option>' in page
+    assert f'<option value="{a1.pk}">{a1} (52)</option>' in page
     narrowed = client.get(url, {"assessor": people["a2"].pk, "reassessment": "1"}).context
     assert {a.pk for a in narrowed["attempts"]} == {a.pk for a in theirs}
     assert client.get(url, {"result": "achieved", "q": "candp51"}).context["attempts"] == [mine[51]]

@@ -133,9 +133,10 @@ def test_a_stale_judgement_save_on_the_other_server_is_refused(cluster):
     assert stale.status_code == 200
     assert "1.1 was changed by" in stale.text
     assert "Your changes were not saved" in stale.text
-    page = first.get(f"{b}/assessments/{ids['assessment']}/").text
-    assert "Greet the customer by name." in page
-    assert "Overwriting with an old page." not in page
+    # The other server shows the criterion as the first save left it.
+    criterion = first.get(f"{b}{url}").text
+    assert "Greet the customer by name." in criterion
+    assert "Overwriting with an old page." not in criterion
 
 
 def test_the_cache_is_shared_through_redis(cluster):
