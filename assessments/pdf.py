@@ -46,7 +46,7 @@ from standards.models import PerformanceCriterion, RangeStatement
 from . import audit
 from .history import amendment_rows, history_rows, verdict_label
 from .models import Assessment, Enrolment
-from .services import RULES_OF_EVIDENCE, attempt_ranges
+from .services import RULES_OF_EVIDENCE, attempt_ranges, range_item_texts
 
 # The portal's names for WeasyPrint's PDF variants. Both are tagged PDFs (a
 # structure tree for screen readers, the document language and title): the
@@ -240,14 +240,6 @@ def assessment_record_context(assessment, *, candidate_view=False):
         )
 
     entries = list(assessment.audit.select_related("actor", "judgement__criterion"))
-    # A judgement covers only items of its criterion's range, so the unit's items read
-    # above are all that the history can name.
-    item_text = {
-        item.pk: item.text
-        for statements in ranges.values()
-        for _, items in statements
-        for item in items
-    }
     amendments = amendment_rows(assessment, entries, unit)
     identifier_label, identifier_value = identifier(candidate, unit)
     return {
@@ -271,7 +263,11 @@ def assessment_record_context(assessment, *, candidate_view=False):
         "evidence": attempt_evidence(assessment),
         "amendments": amendments,
         "staff_view": not candidate_view,
-        "history": history_rows(entries, unit, item_text) if not candidate_view else [],
+        # A judgement covers only items of its criterion's range, so the unit's items read
+        # above are all that the history can name.
+        "history": history_rows(entries, unit, range_item_texts(ranges))
+        if not candidate_view
+        else [],
         "chain": audit.chain_summary(entries),
     }
 

@@ -505,6 +505,17 @@ def attempt_ranges(assessment):
     return {pk: _by_statement(rows) for pk, rows in by_criterion.items()}
 
 
+def range_item_texts(ranges):
+    """{pk: text} of every range item in ``ranges`` (as ``attempt_ranges`` gives them): what
+    the history names (history.history_rows), without reading the items again."""
+    return {
+        item.pk: item.text
+        for statements in ranges.values()
+        for _, items in statements
+        for item in items
+    }
+
+
 def _by_statement(items):
     statements = {}
     for item in items:

@@ -575,16 +575,10 @@ def _history_context(request, assessment, attempts, judgements, ranges, marking)
     for entry in latest:
         if entry.judgement_id:
             entry.judgement = by_pk[entry.judgement_id]
-    item_text = {
-        item.pk: item.text
-        for statements in ranges.values()
-        for _, items in statements
-        for item in items
-    }
     return {
         "history": []
         if request.user.is_candidate
-        else history.history_rows(latest, unit, item_text),
+        else history.history_rows(latest, unit, services.range_item_texts(ranges)),
         "chain": audit.chain_summary(latest),
         "amendments": history.amendment_rows(assessment, entries, unit),
         "closed_by": history.closed_by(entries, attempts, unit)
@@ -593,14 +587,22 @@ def _history_context(request, assessment, attempts, judgements, ranges, marking)
     }
 
 
+def _history_attempt_or_404(request, pk):
+    """The attempt whose history staff may read; a candidate reads the decisions on the
+    attempt page, so the history pages are 404 to them."""
+    if request.user.is_candidate:
+        raise Http404
+    return get_visible_or_404(
+        Assessment.objects.select_related("enrolment__candidate", "enrolment__unit"),
+        request.user,
+        pk=pk,
+    )
+
+
 @require_GET
 def assessment_latest_changes(request, pk):
     """The attempt page's History section, as htmx loads it while the attempt is marked."""
-    if request.user.is_candidate:
-        raise Http404
-    assessment = get_visible_or_404(
-        Assessment.objects.select_related("enrolment__unit"), request.user, pk=pk
-    )
+    assessment = _history_attempt_or_404(request, pk)
     latest = _latest_entries(assessment, "judgement__criterion")[-LATEST_CHANGES:]
     return render(
         request,
@@ -616,13 +618,7 @@ def assessment_latest_changes(request, pk):
 @require_GET
 def assessment_history(request, pk):
     """Every change to the attempt in words, oldest first, a page at a time (staff)."""
-    if request.user.is_candidate:
-        raise Http404
-    assessment = get_visible_or_404(
-        Assessment.objects.select_related("enrolment__candidate", "enrolment__unit"),
-        request.user,
-        pk=pk,
-    )
+    assessment = _history_attempt_or_404(request, pk)
     unit = assessment.enrolment.unit
     entries = assessment.audit.select_related("actor", "judgement__criterion").order_by("sequence")
     page = Paginator(entries, CHANGES_PER_PAGE).get_page(request.GET.get("page"))
